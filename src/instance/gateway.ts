@@ -1,0 +1,363 @@
+import {
+  AttributesContext,
+  ClientContext,
+  type ClientInfo,
+  type Context,
+  RootContext,
+  SessionContext,
+  TransactionIdContext,
+  UriRouterContext,
+} from "../http/context.ts";
+import type { Handler } from "../http/handler.ts";
+import { type HttpRequest, HttpResponse } from "../http/message.ts";
+import { SessionMap } from "../http/session_map.ts";
+import { type RunningServer, serve } from "../http/server.ts";
+import { ConfigError, ConfigNode } from "../heap/config_node.ts";
+import { Heap } from "../heap/heap.ts";
+import type { Registry } from "../heap/heap_type.ts";
+import { configureLogging, getLogger, type Logger } from "../logging/log.ts";
+import { adminApp } from "../admin/admin_app.ts";
+import { findRouter, type Router } from "../handlers/router.ts";
+import { describe } from "../handlers/route.ts";
+import type { SessionManager } from "../session/session_manager.ts";
+import { ensureLayout, type InstanceLayout, layoutOf } from "./layout.ts";
+import { parseConfigJson } from "./json.ts";
+import { removePidFile, writePidFile } from "./pid_file.ts";
+import {
+  envBinding,
+  evaluateProperties,
+  loadSystemPropertiesFromEnv,
+  resolveConfigTokens,
+  systemBinding,
+  tokenLookup,
+} from "./properties.ts";
+
+/** The configuration used when config/config.json is absent (IG's default). */
+export const DEFAULT_CONFIG = {
+  heap: [{
+    name: "_router",
+    type: "Router",
+    config: {
+      scanInterval: "&{ig.router.scan.interval|10 seconds}",
+      directory: "${openig.configDirectory}/routes",
+      defaultHandler: {
+        type: "DispatchHandler",
+        config: {
+          bindings: [
+            {
+              condition: "${request.method == 'GET' and request.uri.path == '/'}",
+              handler: { type: "WelcomeHandler" },
+            },
+            {
+              condition: "${request.uri.path == '/'}",
+              handler: {
+                type: "StaticResponseHandler",
+                config: { status: 405, reason: "Method Not Allowed" },
+              },
+            },
+            {
+              handler: {
+                type: "StaticResponseHandler",
+                config: { status: 404, reason: "Not Found" },
+              },
+            },
+          ],
+        },
+      },
+    },
+  }],
+  handler: "_router",
+};
+
+/** Objects every heap provides unless the configuration declares the same name. */
+const DEFAULT_OBJECTS: [name: string, type: string, config?: Record<string, unknown>][] = [
+  ["ClientHandler", "ClientHandler"],
+  ["ReverseProxyHandler", "ReverseProxyHandler"],
+  ["TransactionIdOutboundFilter", "TransactionIdOutboundFilter"],
+  ["ForgeRockClientHandler", "Chain", {
+    filters: ["TransactionIdOutboundFilter"],
+    handler: "ClientHandler",
+  }],
+  ["ProxyOptions", "ProxyOptions"],
+  ["ScheduledExecutorService", "ScheduledExecutorService"],
+  ["TemporaryStorage", "TemporaryStorage"],
+  ["AuditService", "NoOpAuditService"],
+  ["capture", "CaptureDecorator"],
+  ["timer", "TimerDecorator"],
+  ["baseURI", "BaseUriDecorator"],
+  ["SystemAndEnvSecretStore", "SystemAndEnvSecretStore"],
+];
+
+/** A connector a TLS module can serve (set by the TLS layer; plain HTTP otherwise). */
+export type HttpsServe = (
+  opts: { port: number; hostname?: string; limits?: Record<string, number> },
+  tls: unknown,
+  handler: (req: HttpRequest, client: ClientInfo) => Promise<HttpResponse>,
+) => Promise<RunningServer>;
+
+export interface GatewayOptions {
+  dir: string;
+  registry: Registry;
+  /** HTTPS connector implementation (from src/tls). */
+  serveHttps?: HttpsServe;
+  /** Factory for the default in-memory session manager. */
+  inMemorySessions?: (node: ConfigNode, heap: Heap) => SessionManager | Promise<SessionManager>;
+  console?: boolean;
+}
+
+/** A running gateway: its heaps, connectors and PID file. */
+export class Gateway {
+  #servers: RunningServer[] = [];
+  #heaps: Heap[] = [];
+  #pidFile: string | null = null;
+  readonly log: Logger = getLogger("org.forgerock.openig.launcher.Launcher");
+
+  private constructor(readonly layout: InstanceLayout) {}
+
+  get ports(): number[] {
+    return this.#servers.map((s) => s.port);
+  }
+
+  /** Loads the instance and listens; throws a ConfigError (or Error) when it cannot start. */
+  static async start(opts: GatewayOptions): Promise<Gateway> {
+    const t0 = performance.now();
+    const layout = layoutOf(opts.dir);
+    ensureLayout(layout);
+    loadSystemPropertiesFromEnv();
+    configureLogging({
+      logsDir: layout.logsDir,
+      rootLevel: systemBinding()["ROOT_LOG_LEVEL"] ?? Deno.env.get("ROOT_LOG_LEVEL") ?? "INFO",
+      console: opts.console ?? true,
+    });
+    const gw = new Gateway(layout);
+    try {
+      await gw.#load(opts);
+    } catch (e) {
+      await gw.stop(0);
+      throw e;
+    }
+    const ms = Math.round(performance.now() - t0);
+    gw.log.info(`started in ${ms}ms on ports : [${gw.ports.join(" ")}]`);
+    return gw;
+  }
+
+  #readJson(file: string, fallback: unknown): { json: unknown; file: string; present: boolean } {
+    const path = `${this.layout.configDir}/${file}`;
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return { json: fallback, file: path, present: false };
+      throw new ConfigError(path, "/", `cannot read the file: ${(e as Error).message}`);
+    }
+    return { json: parseConfigJson(text, path), file: path, present: true };
+  }
+
+  #baseBindings(): Record<string, unknown> {
+    return {
+      env: envBinding(),
+      system: systemBinding(),
+      openig: {
+        baseDirectory: this.layout.dir,
+        configDirectory: this.layout.configDir,
+        temporaryDirectory: this.layout.tmpDir,
+        instanceDirectory: this.layout.dir,
+      },
+    };
+  }
+
+  #newHeap(registry: Registry, file: string, rawJson: unknown, warn: (m: string) => void) {
+    const raw = (typeof rawJson === "object" && rawJson !== null ? rawJson : {}) as Record<
+      string,
+      unknown
+    >;
+    const ownProps = typeof raw.properties === "object" && raw.properties !== null
+      ? raw.properties as Record<string, unknown>
+      : {};
+    const json = resolveConfigTokens(rawJson, file, tokenLookup(ownProps));
+    const bindings = this.#baseBindings();
+    const properties: Record<string, unknown> = {};
+    const scope = { file, bindings, warn, properties };
+    const root = new ConfigNode(scope, "", json);
+    if (!root.isObject()) throw root.expected("a JSON object");
+    evaluateProperties(root.get("properties"), bindings, properties, this.layout.configDir);
+    const heap = new Heap(registry, null, scope, null);
+    for (const [name, type, config] of DEFAULT_OBJECTS) {
+      if (registry.lookup(type)) heap.provideDefault(name, type, config);
+    }
+    this.#heaps.push(heap);
+    return { root, heap };
+  }
+
+  async #load(opts: GatewayOptions): Promise<void> {
+    const warn = (m: string) => this.log.warn(m);
+    // admin.json: connectors, mode, prefix, PID file, session defaults.
+    const admin = this.#readJson("admin.json", { connectors: [{ port: 8080 }] });
+    const { root: a, heap: adminHeap } = this.#newHeap(opts.registry, admin.file, admin.json, warn);
+    adminHeap.declare(a.get("heap"));
+    adminHeap.declareGlobalDecorators(a.get("globalDecorators"));
+    const modeNode = a.get("mode").optional();
+    const mode = modeNode
+      ? modeNode.oneOf(["development", "production"] as const)
+      : (Deno.env.get("IG_RUN_MODE") ?? "production").toLowerCase() === "development"
+      ? "development"
+      : "production";
+    const prefix = a.get("prefix").optional()?.string().replace(/^\/+|\/+$/g, "") || "openig";
+    const pidNode = a.get("pidFileMode").optional();
+    const pidMode = pidNode
+      ? pidNode.oneOf(["fail", "override"] as const)
+      : (Deno.env.get("IG_PID_FILE_MODE") ?? "fail").toLowerCase() === "override"
+      ? "override"
+      : "fail";
+    for (const key of ["vertx", "gatewayUnits"]) {
+      const n = a.get(key);
+      if (!n.isMissing) warn(n.error("accepted but not used by this gateway").message);
+    }
+    const sessionNode = a.get("session");
+    const connectorsNode = a.get("connectors").optional() ??
+      new ConfigNode(a.scope, "/connectors", [{ port: 8080 }]);
+    const connectors = connectorsNode.list().map((c) => {
+      const ports = c.get("port").required();
+      const list = Array.isArray(ports.value)
+        ? ports.list().map((p) => p.integer({ min: 0, max: 65535 }))
+        : [ports.integer({ min: 0, max: 65535 })];
+      const vertx = c.get("vertx").optional();
+      const host = vertx?.get("host").optional()?.string() ?? c.get("host").optional()?.string();
+      for (const key of Object.keys(vertx?.object() ?? {})) {
+        if (key !== "host") {
+          warn(
+            vertx!.get(key).error("Vert.x option accepted but not used by this gateway").message,
+          );
+        }
+      }
+      const maxTotalHeadersSize = c.get("maxTotalHeadersSize").optional()?.integer({ min: 256 });
+      return { ports: list, tls: c.get("tls").optional(), host, maxTotalHeadersSize, node: c };
+    });
+    a.warnUnknownKeys([
+      "vertx",
+      "gatewayUnits",
+      "temporaryStorage",
+      "preserveOriginalQueryString",
+      "streamingEnabled",
+      "temporaryDirectory",
+      "properties",
+      "heap",
+      "globalDecorators",
+    ]);
+    await adminHeap.initialize();
+
+    writePidFile(this.layout.pidFile, pidMode);
+    this.#pidFile = this.layout.pidFile;
+
+    // config.json: the gateway heap and its handler.
+    const config = this.#readJson("config.json", DEFAULT_CONFIG);
+    const { root: c, heap } = this.#newHeap(opts.registry, config.file, config.json, warn);
+    heap.declare(c.get("heap"));
+    heap.declareGlobalDecorators(c.get("globalDecorators"));
+    await heap.initialize();
+    let handler = await heap.resolve<Handler>(c.get("handler").required(), "Handler");
+    for (const key of Object.keys(c.object())) {
+      if (
+        ["handler", "heap", "properties", "session", "temporaryStorage", "globalDecorators"]
+          .includes(key) || key.startsWith("_")
+      ) continue;
+      if (heap.kindsOfName(key)?.includes("Decorator")) {
+        handler = await heap.decorateWith(
+          handler,
+          "Handler",
+          key,
+          c.get(key),
+          "top-level-handler",
+        ) as Handler;
+      } else warn(c.get(key).error("unknown field, ignored").message);
+    }
+    // Sessions: a heap object named "Session" (e.g. JwtSession) wins; else in-memory with admin/config settings.
+    let sessions: SessionManager | null = null;
+    if (heap.has("Session")) sessions = await heap.get<SessionManager>("Session", "Session");
+    else if (opts.inMemorySessions) {
+      const node = c.get("session").isMissing ? sessionNode : c.get("session");
+      sessions = await opts.inMemorySessions(node, heap);
+    }
+
+    const routers = () => {
+      const m = new Map<string, Router>();
+      for (const name of ["_router", "router-handler"]) {
+        const r = findRouter(name);
+        if (r) m.set(name, r);
+      }
+      return m;
+    };
+    const admin$ = adminApp({ prefix, mode, routers, startedAt: Date.now() });
+    if (mode === "development") {
+      warn("development mode: the admin endpoints under /" + prefix + " are open to every client");
+    }
+    const edge = this.#edge(prefix, admin$, handler, sessions);
+    for (const conn of connectors) {
+      for (const port of conn.ports) {
+        const limits = conn.maxTotalHeadersSize
+          ? { maxTotalHeadersSize: conn.maxTotalHeadersSize }
+          : undefined;
+        if (conn.tls) {
+          if (!opts.serveHttps) {
+            throw conn.tls.error("HTTPS connectors are not supported by this build");
+          }
+          const tls = await adminHeap.resolve(conn.tls, "ServerTlsOptions");
+          this.#servers.push(
+            await opts.serveHttps({ port, hostname: conn.host, limits }, tls, edge),
+          );
+        } else {
+          try {
+            this.#servers.push(await serve({ port, hostname: conn.host, limits }, edge));
+          } catch (e) {
+            throw conn.node.get("port").error(`cannot listen on port ${port}: ${describe(e)}`);
+          }
+        }
+      }
+    }
+  }
+
+  #edge(
+    prefix: string,
+    admin: Handler,
+    handler: Handler,
+    sessions: SessionManager | null,
+  ): (req: HttpRequest, client: ClientInfo) => Promise<HttpResponse> {
+    const adminPath = `/${prefix}`;
+    const log = this.log;
+    return async (req, client) => {
+      const root = new RootContext();
+      const ctx0: Context = new AttributesContext(
+        new ClientContext(new TransactionIdContext(root, root.id), client),
+      );
+      const path = req.uri.rawPath;
+      try {
+        if (path === adminPath || path.startsWith(adminPath + "/")) {
+          return await admin.handle(ctx0, req);
+        }
+        const session = sessions ? await sessions.load(req) : new SessionMap();
+        const ctx = new UriRouterContext(new SessionContext(ctx0, session), req.uri.clone());
+        const resp = await handler.handle(ctx, req);
+        if (sessions) await sessions.save(session, req, resp);
+        return resp;
+      } catch (e) {
+        log.error(`request ${root.id} failed: ${describe(e)}`);
+        return new HttpResponse(500);
+      }
+    };
+  }
+
+  /** Stops listening, lets requests finish (up to graceMs), closes heaps, removes the PID file. */
+  async stop(graceMs = 30_000): Promise<{ completed: number; cutOff: number }> {
+    let completed = 0;
+    let cutOff = 0;
+    const results = await Promise.all(this.#servers.splice(0).map((s) => s.close(graceMs)));
+    for (const r of results) {
+      completed += r.completed;
+      cutOff += r.cutOff;
+    }
+    // Gateway heap first (routes, then clients), then the admin heap.
+    for (const h of this.#heaps.splice(0).reverse()) await h.close();
+    if (this.#pidFile) removePidFile(this.#pidFile);
+    return { completed, cutOff };
+  }
+}

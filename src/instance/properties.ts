@@ -1,0 +1,168 @@
+import { applyTransformations, resolveTokens, TokenError, tokenToEnvName } from "../el/tokens.ts";
+import type { Bindings } from "../el/expression.ts";
+import { EL_GET } from "../el/protocol.ts";
+import { ConfigError, ConfigNode, type ConfigScope, isPlainObject } from "../heap/config_node.ts";
+
+/** Java-style system properties: -Dname=value from IG_OPTS / JAVA_OPTS and --define flags. */
+const systemProperties = new Map<string, string>();
+
+export function setSystemProperty(name: string, value: string): void {
+  systemProperties.set(name, value);
+}
+
+/** Reads -Dname=value pairs from IG_OPTS and JAVA_OPTS (the rest is ignored). */
+export function loadSystemPropertiesFromEnv(): void {
+  for (const v of [Deno.env.get("JAVA_OPTS"), Deno.env.get("IG_OPTS")]) {
+    for (const m of (v ?? "").matchAll(/-D([^=\s]+)=("[^"]*"|'[^']*'|\S*)/g)) {
+      systemProperties.set(m[1], m[2].replace(/^["']|["']$/g, ""));
+    }
+  }
+}
+
+/** The `system` binding: system properties plus the Java names users read most. */
+export function systemBinding(): Record<string, string> {
+  const o: Record<string, string> = {
+    "user.home": Deno.env.get("HOME") ?? "",
+    "user.dir": Deno.cwd(),
+    "java.io.tmpdir": Deno.env.get("TMPDIR") ?? "/tmp",
+    "os.name": Deno.build.os,
+    "line.separator": "\n",
+    "file.separator": "/",
+  };
+  for (const [k, v] of systemProperties) o[k] = v;
+  return o;
+}
+
+/** The `env` binding: a read-only view of the environment. */
+export function envBinding(): { [EL_GET](key: string): unknown } {
+  return { [EL_GET]: (key: string) => Deno.env.get(key) };
+}
+
+/** Finds a property by dotted name: an exact key first, then nested objects. */
+function lookupProperty(props: Record<string, unknown>, name: string): unknown {
+  if (Object.hasOwn(props, name)) return props[name];
+  let cur: unknown = props;
+  for (const part of name.split(".")) {
+    if (!isPlainObject(cur) || !Object.hasOwn(cur, part)) return undefined;
+    cur = cur[part];
+  }
+  return cur;
+}
+
+/** Token lookup: properties (this level, then parents), environment, system properties. */
+export function tokenLookup(
+  properties: Record<string, unknown>,
+): (name: string) => string | undefined {
+  return (name) => {
+    const p = lookupProperty(properties, name);
+    if (p !== undefined && p !== null && typeof p !== "object") return String(p);
+    const env = Deno.env.get(tokenToEnvName(name));
+    if (env !== undefined) return env;
+    return systemProperties.get(name);
+  };
+}
+
+/**
+ * Resolves &{tokens} in every string of a parsed configuration file, then applies
+ * {"$int": …}-style transformations. Errors name the file and pointer.
+ */
+export function resolveConfigTokens(
+  value: unknown,
+  file: string,
+  lookup: (name: string) => string | undefined,
+  pointer = "",
+): unknown {
+  if (typeof value === "string") {
+    if (!value.includes("&{")) return value;
+    try {
+      return resolveTokens(value, lookup);
+    } catch (e) {
+      if (e instanceof TokenError) {
+        throw new ConfigError(
+          file,
+          pointer || "/",
+          `cannot resolve the token "&{${e.token}}" in ${
+            JSON.stringify(value)
+          } (no property, environment variable ${tokenToEnvName(e.token)} or default)`,
+        );
+      }
+      throw e;
+    }
+  }
+  if (Array.isArray(value)) {
+    return value.map((v, i) => resolveConfigTokens(v, file, lookup, `${pointer}/${i}`));
+  }
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = resolveConfigTokens(
+        v,
+        file,
+        lookup,
+        `${pointer}/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`,
+      );
+    }
+    const keys = Object.keys(out);
+    if (keys.length === 1 && keys[0].startsWith("$")) {
+      try {
+        return applyTransformations(out);
+      } catch (e) {
+        throw new ConfigError(file, pointer || "/", (e as Error).message);
+      }
+    }
+    return out;
+  }
+  return value;
+}
+
+/**
+ * Evaluates a "properties" object in order (values may use ${} over earlier ones and
+ * {"$location": file} to load JSON), adding each key to bindings and to props.
+ */
+export function evaluateProperties(
+  node: ConfigNode,
+  bindings: Bindings,
+  props: Record<string, unknown>,
+  baseDir: string,
+): void {
+  if (node.isMissing) return;
+  for (const [key, child] of node.entries()) {
+    const value = evaluatePropertyValue(child, baseDir);
+    bindings[key] = value;
+    props[key] = value;
+  }
+}
+
+function evaluatePropertyValue(node: ConfigNode, baseDir: string): unknown {
+  const v = node.value;
+  if (typeof v === "string") return node.evaluated();
+  if (Array.isArray(v)) return node.list().map((n) => evaluatePropertyValue(n, baseDir));
+  if (isPlainObject(v)) {
+    if (typeof v.$location === "string") {
+      const loc = String(node.get("$location").evaluated());
+      const path = loc.startsWith("/") ? loc : `${baseDir}/${loc}`;
+      try {
+        return JSON.parse(Deno.readTextFileSync(path));
+      } catch (e) {
+        throw node.get("$location").error(
+          `cannot read properties from "${path}": ${(e as Error).message}`,
+        );
+      }
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, c] of node.entries()) out[k] = evaluatePropertyValue(c, baseDir);
+    return out;
+  }
+  return v;
+}
+
+/** A scope for a configuration file whose warnings go to a logger function. */
+export function makeScope(
+  file: string,
+  bindings: Bindings,
+  warn: (m: string) => void,
+): ConfigScope {
+  return { file, bindings, warn };
+}
+
+export { ConfigNode };
