@@ -23,7 +23,8 @@ export interface RouteStatus {
 }
 
 interface FileState {
-  mtime: number;
+  /** mtime and size: a file rewritten within the same millisecond still changes size or gets a watch event. */
+  mtime: string;
   route: Route | null;
   error: string | null;
 }
@@ -38,6 +39,8 @@ export class Router implements Handler {
   #again = false;
   #debounce: ReturnType<typeof setTimeout> | null = null;
   #closed = false;
+  /** Files named by watch events since the last scan: reloaded even if their mtime looks the same. */
+  #touched = new Set<string>();
 
   constructor(
     readonly heap: Heap,
@@ -70,8 +73,9 @@ export class Router implements Handler {
     const w = this.#watcher;
     (async () => {
       try {
-        for await (const _ of w) {
+        for await (const event of w) {
           if (this.#closed) break;
+          for (const p of event.paths) this.#touched.add(p);
           if (this.#debounce) clearTimeout(this.#debounce);
           // Editors write in several steps; wait for the burst to end.
           this.#debounce = setTimeout(() => {
@@ -103,14 +107,16 @@ export class Router implements Handler {
   }
 
   async #scanOnce(): Promise<void> {
-    const seen = new Map<string, number>();
+    const seen = new Map<string, string>();
+    const touched = this.#touched;
+    this.#touched = new Set();
     try {
       for await (const e of Deno.readDir(this.directory)) {
         if (!e.name.endsWith(".json")) continue;
         const path = `${this.directory}/${e.name}`;
         try {
           const st = await Deno.stat(path);
-          if (st.isFile) seen.set(path, st.mtime?.getTime() ?? 0);
+          if (st.isFile) seen.set(path, `${st.mtime?.getTime() ?? 0}/${st.size}`);
         } catch { /* removed while scanning */ }
       }
     } catch (e) {
@@ -241,6 +247,7 @@ export class Router implements Handler {
 
   async close(): Promise<void> {
     this.#closed = true;
+    for (const [k, v] of routers) if (v === this) routers.delete(k);
     if (this.#timer) clearInterval(this.#timer);
     if (this.#debounce) clearTimeout(this.#debounce);
     try {
@@ -296,14 +303,25 @@ export const routerType: HeapType<Handler> = {
   },
 };
 
-/** Routers by heap name, for the admin routes endpoint. */
+/** Routers by endpoint name, for the admin routes endpoint. */
 const routers = new Map<string, Router>();
+
+/**
+ * The name a router has in /openig/api/system/objects/<name>/routes: its heap name made
+ * URL-friendly; an unnamed inline main router (config.json "handler") is "router-handler".
+ */
+export function routerEndpointName(heapName: string): string {
+  if (heapName === "{Router}/handler" || heapName === "{RouterHandler}/handler") {
+    return "router-handler";
+  }
+  return heapName.replace(/[^A-Za-z0-9\-._~]/g, "-");
+}
+
 function registerRouter(name: string, router: Router): void {
-  routers.set(name, router);
+  routers.set(routerEndpointName(name), router);
 }
-export function findRouter(name: string): Router | undefined {
-  return routers.get(name);
-}
-export function clearRouterRegistry(): void {
-  routers.clear();
+
+/** Every router created in this process, by endpoint name. */
+export function allRouters(): Map<string, Router> {
+  return routers;
 }

@@ -1,4 +1,4 @@
-import { EL_CALL, EL_GET, EL_SET } from "../el/protocol.ts";
+import { EL_CALL, EL_GET, EL_KEYS, EL_SET } from "../el/protocol.ts";
 
 /**
  * A case-insensitive multi-map of HTTP headers that keeps each value separately (so
@@ -100,6 +100,10 @@ export class HeaderMap {
 
   [EL_GET](key: string): unknown {
     return this.get(key) ?? undefined;
+  }
+
+  [EL_KEYS](): Iterable<string> {
+    return [...this.#map.values()].map(([n]) => n);
   }
 
   [EL_SET](key: string, value: unknown): boolean {

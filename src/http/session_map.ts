@@ -1,4 +1,4 @@
-import { EL_CALL, EL_GET, EL_SET } from "../el/protocol.ts";
+import { EL_CALL, EL_GET, EL_KEYS, EL_SET } from "../el/protocol.ts";
 
 /**
  * The session as routes see it (`${session.x}`): a string-keyed map that remembers
@@ -60,6 +60,9 @@ export class SessionMap {
 
   [EL_GET](key: string): unknown {
     return this.#data.get(key);
+  }
+  [EL_KEYS](): Iterable<string> {
+    return this.#data.keys();
   }
   [EL_SET](key: string, value: unknown): boolean {
     this.set(key, value);

@@ -17,9 +17,11 @@ import { Heap } from "../heap/heap.ts";
 import type { Registry } from "../heap/heap_type.ts";
 import { configureLogging, getLogger, type Logger } from "../logging/log.ts";
 import { adminApp } from "../admin/admin_app.ts";
-import { findRouter, type Router } from "../handlers/router.ts";
+import { allRouters } from "../handlers/router.ts";
 import { describe } from "../handlers/route.ts";
 import type { SessionManager } from "../session/session_manager.ts";
+import { nowBinding } from "../el/functions.ts";
+import { setElWarningHandler } from "../el/expression.ts";
 import { ensureLayout, type InstanceLayout, layoutOf } from "./layout.ts";
 import { parseConfigJson } from "./json.ts";
 import { removePidFile, writePidFile } from "./pid_file.ts";
@@ -130,6 +132,8 @@ export class Gateway {
       console: opts.console ?? true,
     });
     const gw = new Gateway(layout);
+    const elLog = getLogger("org.forgerock.openig.el");
+    setElWarningHandler((m) => elLog.warn(m));
     try {
       await gw.#load(opts);
     } catch (e) {
@@ -157,6 +161,7 @@ export class Gateway {
     return {
       env: envBinding(),
       system: systemBinding(),
+      now: nowBinding(),
       openig: {
         baseDirectory: this.layout.dir,
         configDirectory: this.layout.configDir,
@@ -279,15 +284,7 @@ export class Gateway {
       sessions = await opts.inMemorySessions(node, heap);
     }
 
-    const routers = () => {
-      const m = new Map<string, Router>();
-      for (const name of ["_router", "router-handler"]) {
-        const r = findRouter(name);
-        if (r) m.set(name, r);
-      }
-      return m;
-    };
-    const admin$ = adminApp({ prefix, mode, routers, startedAt: Date.now() });
+    const admin$ = adminApp({ prefix, mode, routers: allRouters, startedAt: Date.now() });
     if (mode === "development") {
       warn("development mode: the admin endpoints under /" + prefix + " are open to every client");
     }
