@@ -8,6 +8,7 @@ import { ConfigError } from "./src/heap/config_node.ts";
 import { closeLogFiles } from "./src/logging/log.ts";
 import { VERSION } from "./src/version.ts";
 import { gatewayExtensions } from "./src/extensions.ts";
+import { loadExtraTypes } from "./src/extensions_loader.ts";
 
 const HELP = `ig ${VERSION}: an identity gateway that runs IG 2023.11 configurations
 
@@ -91,7 +92,13 @@ function stop(dir: string): number {
 async function start(dir: string): Promise<number> {
   let gw: Gateway;
   try {
-    gw = await Gateway.start({ dir, registry, ...gatewayExtensions });
+    // Heap types from <instance>/extra/ (IG's folder for extensions) join the built-in ones.
+    const types = await loadExtraTypes(
+      dir,
+      registry,
+      (file, names) => console.log(`ig: loaded ${names.join(", ")} from ${file}`),
+    );
+    gw = await Gateway.start({ dir, registry: types, ...gatewayExtensions });
   } catch (e) {
     const msg = e instanceof ConfigError ? e.message : (e as Error)?.message ?? String(e);
     console.error(`ig: cannot start the instance ${dir}: ${msg}`);
