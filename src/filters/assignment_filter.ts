@@ -25,7 +25,11 @@ function assignments(node: ConfigNode): Assignment[] {
     const targetNode = b.get("target").required();
     let target: Assignable;
     try {
-      target = compileAssignable(targetNode.string());
+      // The target is an lvalue, never evaluated at load: compile the raw text.
+      if (typeof targetNode.value !== "string") {
+        throw targetNode.expected('an expression such as "${session.user}"');
+      }
+      target = compileAssignable(targetNode.value);
     } catch (e) {
       if (e instanceof ElSyntaxError) throw targetNode.error(e.message);
       throw e;
