@@ -3,8 +3,9 @@ import { type Context, SessionContext } from "../http/context.ts";
 import type { Filter, Handler } from "../http/handler.ts";
 import { type HttpRequest, HttpResponse } from "../http/message.ts";
 import type { Logger } from "../logging/log.ts";
-import { ConfigError, ConfigNode, isPlainObject } from "../heap/config_node.ts";
+import { ConfigError, ConfigNode, isPlainObject, quote, suggest } from "../heap/config_node.ts";
 import { Heap } from "../heap/heap.ts";
+import { declareDefaultSecrets } from "../secrets/provider.ts";
 import type { SessionManager } from "../session/session_manager.ts";
 import { evaluateProperties, resolveConfigTokens, tokenLookup } from "../instance/properties.ts";
 
@@ -101,7 +102,8 @@ export async function buildRoute(
   warn: (m: string) => void,
 ): Promise<Route> {
   if (!isPlainObject(src.json)) {
-    throw new ConfigError(src.file, "/", 'expected a route object {"handler": …}');
+    const got = Array.isArray(src.json) ? "an array" : quote(src.json);
+    throw new ConfigError(src.file, "/", `expected a route object {"handler": …}, got ${got}`);
   }
   const raw = src.json as Record<string, unknown>;
   const parentProps = (parent.scope as { properties?: Record<string, unknown> }).properties ?? {};
@@ -127,6 +129,8 @@ export async function buildRoute(
     const name = root.has("name") ? root.get("name").string() : id;
     heap.declare(root.get("heap"));
     heap.declareGlobalDecorators(root.get("globalDecorators"));
+    // Deprecated "secrets": {"stores": [...]} replaces the route's default secrets.
+    await declareDefaultSecrets(heap, root.get("secrets"));
     await heap.initialize();
     let handler = await heap.resolve<Handler>(root.get("handler").required(), "Handler");
     // Top-level decorations (baseURI, capture, timer, custom) wrap the handler, in field order.
@@ -134,7 +138,11 @@ export async function buildRoute(
       if (key === "baseURI" || (!RESERVED_ROUTE_FIELDS.has(key) && !key.startsWith("_"))) {
         const kinds = heap.kindsOfName(key);
         if (!kinds?.includes("Decorator")) {
-          warn(root.get(key).error("unknown field, ignored").message);
+          const hint = suggest(key, [...RESERVED_ROUTE_FIELDS, ...heap.decoratorNames()]);
+          warn(
+            root.get(key).error(`unknown field, ignored${hint ? ` (did you mean "${hint}"?)` : ""}`)
+              .message,
+          );
           continue;
         }
         handler = await heap.decorateWith(

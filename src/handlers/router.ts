@@ -125,7 +125,7 @@ export class Router implements Handler {
     const removed = [...this.#files.keys()].filter((p) => !seen.has(p));
     const added = [...seen.keys()].filter((p) => !this.#files.has(p)).sort();
     const changed = [...seen.keys()].filter((p) =>
-      this.#files.has(p) && this.#files.get(p)!.mtime !== seen.get(p)
+      this.#files.has(p) && (this.#files.get(p)!.mtime !== seen.get(p) || touched.has(p))
     );
     if (!removed.length && !added.length && !changed.length) return;
 
@@ -171,8 +171,15 @@ export class Router implements Handler {
     for (const r of toClose) void r.close();
   }
 
+  /** A route file as messages show it: relative to the instance directory when inside it. */
+  #display(path: string): string {
+    const openig = this.heap.bindings.openig as { instanceDirectory?: string } | undefined;
+    const dir = openig?.instanceDirectory?.replace(/\/+$/, "");
+    return dir && path.startsWith(`${dir}/`) ? path.slice(dir.length + 1) : path;
+  }
+
   async #load(path: string, replacing: Route | null): Promise<Route | string> {
-    const file = path;
+    const file = this.#display(path);
     const fileName = path.slice(path.lastIndexOf("/") + 1);
     try {
       const text = await Deno.readTextFile(path);
@@ -219,7 +226,13 @@ export class Router implements Handler {
     for (const [file, st] of this.#files) {
       if (!st.route) {
         const id = file.slice(file.lastIndexOf("/") + 1, -5);
-        out.push({ id, name: id, file, status: "failed", error: st.error ?? "" });
+        out.push({
+          id,
+          name: id,
+          file: this.#display(file),
+          status: "failed",
+          error: st.error ?? "",
+        });
       }
     }
     return out;

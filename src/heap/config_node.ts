@@ -19,6 +19,19 @@ export interface ConfigScope {
   warn(message: string): void;
 }
 
+/** The `{"$int": …}`-style transformations (src/el/tokens.ts), for hints. */
+const TRANSFORMATIONS = [
+  "$bool",
+  "$int",
+  "$number",
+  "$string",
+  "$list",
+  "$array",
+  "$object",
+  "$base64:encode",
+  "$base64:decode",
+];
+
 function escapeToken(key: string): string {
   return key.replace(/~/g, "~0").replace(/\//g, "~1");
 }
@@ -120,9 +133,23 @@ export class ConfigNode {
     return new ConfigError(this.scope.file, this.pointer || "/", problem);
   }
 
-  /** Error for a wrong value: `expected X, got <value>`. */
-  expected(what: string): ConfigError {
-    return this.error(`expected ${what}, got ${this.isMissing ? "nothing" : quote(this.value)}`);
+  /**
+   * Error for a wrong value: `expected X, got <value>`, plus what a `${…}` value evaluated
+   * to when `evaluated` is given.
+   */
+  expected(what: string, ...evaluated: [unknown?]): ConfigError {
+    let got = this.isMissing ? "nothing" : quote(this.value);
+    const v = this.value;
+    if (evaluated.length && typeof v === "string" && v.includes("${")) {
+      got += `, which evaluates to ${quote(evaluated[0] ?? null)} when the configuration loads`;
+    } else if (isPlainObject(v) && Object.keys(v).length === 1 && Object.keys(v)[0][0] === "$") {
+      const key = Object.keys(v)[0];
+      const hint = suggest(key, TRANSFORMATIONS);
+      got += ` (${JSON.stringify(key)} is not a transformation${
+        hint ? `; did you mean "${hint}"?` : `: use one of ${TRANSFORMATIONS.join(", ")}`
+      })`;
+    }
+    return this.error(`expected ${what}, got ${got}`);
   }
 
   /** Evaluates a configuration expression (`${…}` once, at load) when the value has one. */
@@ -145,14 +172,14 @@ export class ConfigNode {
     const v = this.evaluated();
     if (typeof v === "string") return v;
     if (typeof v === "number" || typeof v === "boolean") return String(v);
-    throw this.expected("a string");
+    throw this.expected("a string", v);
   }
 
   number(): number {
     const v = this.evaluated();
     if (typeof v === "number" && Number.isFinite(v)) return v;
     if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
-    throw this.expected("a number");
+    throw this.expected("a number", v);
   }
 
   integer(opts: { min?: number; max?: number } = {}): number {
@@ -169,7 +196,7 @@ export class ConfigNode {
     if (typeof v === "string" && /^(true|false)$/i.test(v.trim())) {
       return v.trim().toLowerCase() === "true";
     }
-    throw this.expected("true or false");
+    throw this.expected("true or false", v);
   }
 
   /** One of a fixed set of words (case-insensitive, as IG's enums); returns the canonical spelling. */
@@ -188,12 +215,14 @@ export class ConfigNode {
   duration(): number {
     const v = this.evaluated();
     if (typeof v === "number" && v >= 0) return v * 1000; // a bare number is seconds (deprecated form)
-    if (typeof v !== "string") throw this.expected('a duration such as "10 seconds"');
+    if (typeof v !== "string") throw this.expected('a duration such as "10 seconds"', v);
     try {
       return parseDuration(v);
     } catch (e) {
-      if (e instanceof DurationError) throw this.expected('a duration such as "10 seconds"');
-      throw e;
+      if (!(e instanceof DurationError)) throw e;
+      // DurationError says which part is wrong: `… got "10 secs" (unknown unit "secs")`.
+      if (v === this.value) throw this.error(e.message);
+      throw this.expected('a duration such as "10 seconds"', v);
     }
   }
 

@@ -149,6 +149,11 @@ export class Heap {
     return entry.value as T;
   }
 
+  /** Names of the decorators visible from this heap (for "did you mean" hints). */
+  decoratorNames(): string[] {
+    return [...new Set(this.#allNames())].filter((n) => this.kindsOfName(n)?.includes("Decorator"));
+  }
+
   #allNames(): string[] {
     const names = [...this.#declarations.keys(), ...this.#objects.keys()];
     return this.parent ? [...names, ...this.parent.#allNames()] : names;
@@ -165,7 +170,9 @@ export class Heap {
     const done = this.#objects.get(name);
     if (done) return Promise.resolve(done);
     if (this.#constructing.has(name)) {
-      const msg = `object "${name}" is already being constructed (circular reference)`;
+      const path = [...this.#constructing];
+      const cycle = [...path.slice(path.indexOf(name)), name].join(" → ");
+      const msg = `object "${name}" is already being constructed (circular reference: ${cycle})`;
       return Promise.reject(at ? at.error(msg) : new ConfigError(this.scope.file, "/", msg));
     }
     let p = this.#creating.get(name);
@@ -267,7 +274,11 @@ export class Heap {
   #warnStrayFields(decl: ConfigNode): void {
     for (const key of Object.keys(decl.object())) {
       if (DECLARATION_FIELDS.has(key) || key.startsWith("_")) continue;
-      this.scope.warn(decl.get(key).error("unknown field, ignored").message);
+      const hint = suggest(key, DECLARATION_FIELDS);
+      this.scope.warn(
+        decl.get(key).error(`unknown field, ignored${hint ? ` (did you mean "${hint}"?)` : ""}`)
+          .message,
+      );
     }
   }
 
@@ -282,8 +293,13 @@ export class Heap {
       if (DECLARATION_FIELDS.has(key) || key.startsWith("_")) continue;
       const kinds = this.kindsOfName(key);
       if (!kinds?.includes("Decorator")) {
+        const hint = suggest(key, [...DECLARATION_FIELDS, ...this.decoratorNames()]);
         this.scope.warn(
-          decl.get(key).error("unknown field, ignored (no decorator has this name)").message,
+          decl.get(key).error(
+            `unknown field, ignored (no decorator has this name${
+              hint ? `; did you mean "${hint}"?` : ""
+            })`,
+          ).message,
         );
         continue;
       }

@@ -14,6 +14,7 @@ import { SessionMap } from "../http/session_map.ts";
 import { type RunningServer, serve } from "../http/server.ts";
 import { ConfigError, ConfigNode } from "../heap/config_node.ts";
 import { Heap } from "../heap/heap.ts";
+import { declareDefaultSecrets } from "../secrets/provider.ts";
 import type { Registry } from "../heap/heap_type.ts";
 import { configureLogging, getLogger, type Logger } from "../logging/log.ts";
 import { adminApp } from "../admin/admin_app.ts";
@@ -72,7 +73,7 @@ export const DEFAULT_CONFIG = {
 };
 
 /** Objects every heap provides unless the configuration declares the same name. */
-const DEFAULT_OBJECTS: [name: string, type: string, config?: Record<string, unknown>][] = [
+export const DEFAULT_OBJECTS: [name: string, type: string, config?: Record<string, unknown>][] = [
   ["ClientHandler", "ClientHandler"],
   ["ReverseProxyHandler", "ReverseProxyHandler"],
   ["TransactionIdOutboundFilter", "TransactionIdOutboundFilter"],
@@ -145,16 +146,18 @@ export class Gateway {
     return gw;
   }
 
-  #readJson(file: string, fallback: unknown): { json: unknown; file: string; present: boolean } {
-    const path = `${this.layout.configDir}/${file}`;
+  #readJson(name: string, fallback: unknown): { json: unknown; file: string; present: boolean } {
+    const path = `${this.layout.configDir}/${name}`;
+    // Messages name files relative to the instance directory: config/admin.json#/mode: …
+    const file = `config/${name}`;
     let text: string;
     try {
       text = Deno.readTextFileSync(path);
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return { json: fallback, file: path, present: false };
-      throw new ConfigError(path, "/", `cannot read the file: ${(e as Error).message}`);
+      if (e instanceof Deno.errors.NotFound) return { json: fallback, file, present: false };
+      throw new ConfigError(file, "/", `cannot read the file: ${(e as Error).message}`);
     }
-    return { json: parseConfigJson(text, path), file: path, present: true };
+    return { json: parseConfigJson(text, file), file, present: true };
   }
 
   #baseBindings(): Record<string, unknown> {
@@ -259,6 +262,7 @@ export class Gateway {
     const { root: c, heap } = this.#newHeap(opts.registry, config.file, config.json, warn);
     heap.declare(c.get("heap"));
     heap.declareGlobalDecorators(c.get("globalDecorators"));
+    await declareDefaultSecrets(heap, c.get("secrets"));
     await heap.initialize();
     let handler = await heap.resolve<Handler>(c.get("handler").required(), "Handler");
     for (const key of Object.keys(c.object())) {

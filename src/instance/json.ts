@@ -36,23 +36,94 @@ export function stripComments(text: string): string {
 /** Parses a configuration file's JSON; errors name the file, line and column. */
 export function parseConfigJson(text: string, file: string): unknown {
   const clean = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const source = clean.includes("/") ? stripComments(clean) : clean;
   try {
-    return JSON.parse(clean.includes("/") ? stripComments(clean) : clean);
+    return JSON.parse(source);
   } catch (e) {
+    if (clean.trim() === "") throw new ConfigError(file, "/", "invalid JSON: the file is empty");
     const msg = (e as Error).message;
+    // V8 gives a position for most errors, not for `Unexpected token 'x', "…" is not valid JSON`.
     const pos = /position (\d+)/.exec(msg);
-    let where = "";
-    if (pos) {
-      const p = Number(pos[1]);
-      const before = clean.slice(0, p);
-      const line = before.split("\n").length;
-      const col = p - before.lastIndexOf("\n");
-      where = ` at line ${line}, column ${col}`;
+    let p = pos ? Number(pos[1]) : errorOffset(source);
+    const comma = /,\s*$/.exec(source.slice(0, p));
+    const trailingComma = comma !== null && (source[p] === "}" || source[p] === "]");
+    if (trailingComma) p = comma.index;
+    const before = clean.slice(0, p);
+    const line = before.split("\n").length;
+    const col = p - before.lastIndexOf("\n");
+    let reason = msg.replace(/\s*\(line \d+ column \d+\)/, "")
+      .replace(/ (in JSON )?at position \d+/, "")
+      .replace(/, ".*" is not valid JSON$/s, "");
+    if (trailingComma) {
+      reason = `trailing comma before "${source[p + comma[0].length]}" (JSON does not allow one)`;
+    } else if (/^Bad control character/.test(reason) && clean[p] === "\n") {
+      reason = "unterminated string (the line ends before the closing quote)";
+    } else if (/^Expected ',' or /.test(reason) && /\n\s*$/.test(source.slice(0, p))) {
+      const previous = source.slice(0, p).trimEnd().split("\n").length;
+      reason += ` (is a comma missing at the end of line ${previous}?)`;
+    } else if (/^Unterminated string/.test(reason)) {
+      reason = "unterminated string (the file ends before the closing quote)";
+    } else if (/^Unexpected end of JSON input/.test(reason)) {
+      reason = "unexpected end of the file";
+    } else if (/^Unexpected non-whitespace character after JSON/.test(reason)) {
+      reason = "unexpected text after the end of the JSON value";
     }
-    const reason = msg.replace(/\s*\(line \d+ column \d+\)/, "").replace(
-      / in JSON at position \d+/,
-      "",
-    );
-    throw new ConfigError(file, "/", `invalid JSON${where}: ${reason}`);
+    throw new ConfigError(file, "/", `invalid JSON at line ${line}, column ${col}: ${reason}`);
+  }
+}
+
+/** Offset of the first syntax error in JSON text (for the errors V8 gives no position for). */
+function errorOffset(s: string): number {
+  let i = 0;
+  const fail = (): never => {
+    throw i;
+  };
+  const ws = () => {
+    while (i < s.length && " \t\n\r".includes(s[i])) i++;
+  };
+  const str = () => {
+    for (i++; i < s.length; i++) {
+      if (s[i] === '"') return void i++;
+      if (s[i] === "\\") i++;
+      else if (s[i] < " ") fail();
+    }
+    fail();
+  };
+  const value = (): void => {
+    ws();
+    const open = s[i];
+    if (open === "{" || open === "[") {
+      const close = open === "{" ? "}" : "]";
+      i++;
+      ws();
+      if (s[i] === close) return void i++;
+      for (;;) {
+        if (open === "{") {
+          ws();
+          if (s[i] !== '"') fail();
+          str();
+          ws();
+          if (s[i] !== ":") fail();
+          i++;
+        }
+        value();
+        ws();
+        if (s[i] === close) return void i++;
+        if (s[i] !== ",") fail();
+        i++;
+      }
+    }
+    if (open === '"') return str();
+    const num = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(s.slice(i));
+    if (num) return void (i += num[0].length);
+    const word = ["true", "false", "null"].find((w) => w[0] === open) ?? fail();
+    for (const ch of word) s[i] === ch ? i++ : fail();
+  };
+  try {
+    value();
+    ws();
+    return i < s.length ? i : s.length;
+  } catch (at) {
+    return at as number;
   }
 }

@@ -78,12 +78,15 @@ export function resolveConfigTokens(
       return resolveTokens(value, lookup);
     } catch (e) {
       if (e instanceof TokenError) {
+        const token = `&{${e.token}}`;
         throw new ConfigError(
           file,
           pointer || "/",
-          `cannot resolve the token "&{${e.token}}" in ${
-            JSON.stringify(value)
-          } (no property, environment variable ${tokenToEnvName(e.token)} or default)`,
+          `cannot resolve the token "${token}"${
+            value === token ? "" : ` in ${JSON.stringify(value)}`
+          }: no property, environment variable or system property has a value for it (set ${
+            tokenToEnvName(e.token)
+          }, or give a default: "&{${e.token}|…}")`,
         );
       }
       throw e;
@@ -107,7 +110,12 @@ export function resolveConfigTokens(
       try {
         return applyTransformations(out);
       } catch (e) {
-        throw new ConfigError(file, pointer || "/", (e as Error).message);
+        // Say where a bad input came from when a token produced it.
+        const raw = value[keys[0]];
+        const from = typeof raw === "string" && raw.includes("&{")
+          ? ` (from ${JSON.stringify(raw)})`
+          : "";
+        throw new ConfigError(file, pointer || "/", `${(e as Error).message}${from}`);
       }
     }
     return out;
@@ -141,11 +149,18 @@ function evaluatePropertyValue(node: ConfigNode, baseDir: string): unknown {
     if (typeof v.$location === "string") {
       const loc = String(node.get("$location").evaluated());
       const path = loc.startsWith("/") ? loc : `${baseDir}/${loc}`;
+      let text: string;
       try {
-        return JSON.parse(Deno.readTextFileSync(path));
+        text = Deno.readTextFileSync(path);
+      } catch (e) {
+        const why = e instanceof Deno.errors.NotFound ? "file not found" : (e as Error).message;
+        throw node.get("$location").error(`cannot read properties from "${path}": ${why}`);
+      }
+      try {
+        return JSON.parse(text);
       } catch (e) {
         throw node.get("$location").error(
-          `cannot read properties from "${path}": ${(e as Error).message}`,
+          `cannot read properties from "${path}": invalid JSON: ${(e as Error).message}`,
         );
       }
     }
