@@ -90,6 +90,15 @@ function stop(dir: string): number {
 }
 
 async function start(dir: string): Promise<number> {
+  // One failing request, script or timer must never take the gateway down.
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    console.error(`ig: unhandled rejection: ${(e.reason as Error)?.stack ?? e.reason}`);
+  });
+  globalThis.addEventListener("error", (e) => {
+    e.preventDefault();
+    console.error(`ig: uncaught error: ${(e.error as Error)?.stack ?? e.message}`);
+  });
   let gw: Gateway;
   try {
     // Heap types from <instance>/extra/ (IG's folder for extensions) join the built-in ones.

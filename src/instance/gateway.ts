@@ -17,6 +17,7 @@ import { Heap } from "../heap/heap.ts";
 import { declareDefaultSecrets } from "../secrets/provider.ts";
 import type { Registry } from "../heap/heap_type.ts";
 import { configureLogging, getLogger, type Logger } from "../logging/log.ts";
+import { type LogbackLevels, parseLogback } from "../logging/logback.ts";
 import { adminApp } from "../admin/admin_app.ts";
 import { allRouters } from "../handlers/router.ts";
 import { describe } from "../handlers/route.ts";
@@ -127,12 +128,26 @@ export class Gateway {
     const layout = layoutOf(opts.dir);
     ensureLayout(layout);
     loadSystemPropertiesFromEnv();
+    // config/logback.xml (root and logger levels) replaces the default levels, as in IG.
+    let logback: LogbackLevels = { loggers: {}, ignored: [] };
+    try {
+      logback = parseLogback(Deno.readTextFileSync(`${layout.configDir}/logback.xml`));
+    } catch { /* no logback.xml: defaults */ }
     configureLogging({
       logsDir: layout.logsDir,
-      rootLevel: systemBinding()["ROOT_LOG_LEVEL"] ?? Deno.env.get("ROOT_LOG_LEVEL") ?? "INFO",
+      rootLevel: systemBinding()["ROOT_LOG_LEVEL"] ?? Deno.env.get("ROOT_LOG_LEVEL") ??
+        logback.root ?? "INFO",
       console: opts.console ?? true,
+      overrides: logback.loggers,
     });
     const gw = new Gateway(layout);
+    if (logback.ignored.length) {
+      gw.log.warn(
+        `config/logback.xml: only <root> and <logger> levels are used; ignored: ${
+          logback.ignored.join(", ")
+        }`,
+      );
+    }
     const elLog = getLogger("org.forgerock.openig.el");
     setElWarningHandler((m) => elLog.warn(m));
     try {

@@ -194,3 +194,17 @@ Deno.test("A config.json heap object that fails to build stops startup with its 
     /config\.json#\/heap\/0\/config\/status: expected a number, got "not a number"/,
   );
 });
+
+Deno.test("config/logback.xml silences a logger set to OFF", async () => {
+  const dir = await makeInstance({
+    "config/admin.json": testAdmin(),
+    "config/logback.xml":
+      `<configuration><logger name="org.forgerock.openig.handler.router" level="OFF"/><root level="INFO"/></configuration>`,
+    "config/routes/quiet.json": {
+      handler: { type: "StaticResponseHandler", config: { status: 200 } },
+    },
+  });
+  await using gw = await startGateway(dir);
+  equal(await fetch(gw.url("/x")).then((r) => (r.body?.cancel(), r.status)), 200);
+  ok(!gw.output().includes("Loaded the route with id 'quiet'"), "router logger not silenced");
+});
