@@ -175,7 +175,7 @@ Deno.test("Timer logs the elapsed time of a route's handler", async () => {
   await gw.waitForOutput(/@timed - Elapsed time: [\d.]+ ms/);
   match(
     await Deno.readTextFile(`${dir}/logs/route-timed.log`),
-    /\| INFO  \| main \| \S+ \| @timed \| Elapsed time: [\d.]+ ms/,
+    /\| INFO {2}\| main \| \S+ \| @timed \| Elapsed time: [\d.]+ ms/,
   );
 });
 
