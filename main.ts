@@ -99,6 +99,12 @@ async function start(dir: string): Promise<number> {
     e.preventDefault();
     console.error(`ig: uncaught error: ${(e.error as Error)?.stack ?? e.message}`);
   });
+  // Listen for signals before starting, so that a SIGTERM that arrives right after the
+  // startup line (or during startup) still drains and exits 0.
+  let signalled: Deno.Signal | null = null;
+  let onSignal: (sig: Deno.Signal) => void = (sig) => signalled ??= sig;
+  Deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
+  Deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));
   let gw: Gateway;
   try {
     // Heap types from <instance>/extra/ (IG's folder for extensions) join the built-in ones.
@@ -114,10 +120,10 @@ async function start(dir: string): Promise<number> {
     closeLogFiles();
     return 1;
   }
-  // Signals: stop accepting, drain in-flight requests (30 s at most), exit 0.
+  // Drain in-flight requests (30 s at most), then exit 0.
   await new Promise<void>((resolve) => {
     let stopping = false;
-    const onSignal = async (sig: Deno.Signal) => {
+    onSignal = async (sig: Deno.Signal) => {
       if (stopping) return;
       stopping = true;
       gw.log.info(`${sig} received: stopping, waiting up to 30 s for requests in flight`);
@@ -125,8 +131,7 @@ async function start(dir: string): Promise<number> {
       gw.log.info(`stopped: ${completed} requests completed during shutdown, ${cutOff} cut off`);
       resolve();
     };
-    Deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
-    Deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));
+    if (signalled) onSignal(signalled);
   });
   closeLogFiles();
   return 0;
