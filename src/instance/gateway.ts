@@ -11,7 +11,7 @@ import {
 import type { Handler } from "../http/handler.ts";
 import { type HttpRequest, HttpResponse } from "../http/message.ts";
 import { SessionMap } from "../http/session_map.ts";
-import { type RunningServer, serve } from "../http/server.ts";
+import { type EdgeLimits, type RunningServer, serve, type ServerOptions } from "../http/server.ts";
 import { ConfigError, ConfigNode } from "../heap/config_node.ts";
 import { Heap } from "../heap/heap.ts";
 import { declareDefaultSecrets } from "../secrets/provider.ts";
@@ -94,7 +94,7 @@ export const DEFAULT_OBJECTS: [name: string, type: string, config?: Record<strin
 
 /** A connector a TLS module can serve (set by the TLS layer; plain HTTP otherwise). */
 export type HttpsServe = (
-  opts: { port: number; hostname?: string; limits?: Record<string, number> },
+  opts: ServerOptions,
   tls: unknown,
   handler: (req: HttpRequest, client: ClientInfo) => Promise<HttpResponse>,
 ) => Promise<RunningServer>;
@@ -253,9 +253,29 @@ export class Gateway {
           );
         }
       }
+      // Edge limits: IG's maxTotalHeadersSize plus ours (documented in the README).
+      const limits: Partial<EdgeLimits> = {};
       const maxTotalHeadersSize = c.get("maxTotalHeadersSize").optional()?.integer({ min: 256 });
-      return { ports: list, tls: c.get("tls").optional(), host, maxTotalHeadersSize, node: c };
+      if (maxTotalHeadersSize !== undefined) limits.maxTotalHeadersSize = maxTotalHeadersSize;
+      const maxUriLength = c.get("maxUriLength").optional()?.integer({ min: 64 });
+      if (maxUriLength !== undefined) limits.maxUriLength = maxUriLength;
+      const maxBodySize = c.get("maxBodySize").optional()?.integer({ min: 0 });
+      if (maxBodySize !== undefined) limits.maxBodySize = maxBodySize;
+      const headerTimeout = c.get("headerTimeout").optional()?.duration();
+      if (headerTimeout !== undefined) limits.headerTimeout = headerTimeout;
+      const idleTimeout = c.get("idleTimeout").optional()?.duration();
+      if (idleTimeout !== undefined) limits.idleTimeout = idleTimeout;
+      const tls = c.get("tls").optional();
+      c.warnUnknownKeys();
+      return { ports: list, tls, host, limits, node: c };
     });
+    // IG buffers request bodies unless streamingEnabled is true; ours streams unless it is
+    // explicitly false (bodies are still buffered once when a filter or expression reads them).
+    const streamingNode = a.get("streamingEnabled").optional();
+    const streaming = streamingNode ? streamingNode.boolean() : true;
+    const preserveOriginalQueryString =
+      a.get("preserveOriginalQueryString").optional()?.boolean() ??
+        false;
     a.warnUnknownKeys([
       "vertx",
       "gatewayUnits",
@@ -282,7 +302,15 @@ export class Gateway {
     let handler = await heap.resolve<Handler>(c.get("handler").required(), "Handler");
     for (const key of Object.keys(c.object())) {
       if (
-        ["handler", "heap", "properties", "session", "temporaryStorage", "globalDecorators"]
+        [
+          "handler",
+          "heap",
+          "properties",
+          "session",
+          "temporaryStorage",
+          "globalDecorators",
+          "secrets",
+        ]
           .includes(key) || key.startsWith("_")
       ) continue;
       if (heap.kindsOfName(key)?.includes("Decorator")) {
@@ -308,25 +336,27 @@ export class Gateway {
       warn("development mode: the admin endpoints under /" + prefix + " are open to every client");
     }
     const edge = this.#edge(prefix, admin$, handler, sessions);
+    const connectorLog = getLogger("org.forgerock.openig.http.Connector");
     for (const conn of connectors) {
       for (const port of conn.ports) {
-        const limits = conn.maxTotalHeadersSize
-          ? { maxTotalHeadersSize: conn.maxTotalHeadersSize }
-          : undefined;
-        if (conn.tls) {
-          if (!opts.serveHttps) {
-            throw conn.tls.error("HTTPS connectors are not supported by this build");
-          }
-          const tls = await adminHeap.resolve(conn.tls, "ServerTlsOptions");
+        const serverOpts: ServerOptions = {
+          port,
+          hostname: conn.host,
+          limits: conn.limits,
+          streaming,
+          preserveOriginalQueryString,
+          onError: (m) => connectorLog.error(m),
+        };
+        const tls = conn.tls ? await adminHeap.resolve(conn.tls, "ServerTlsOptions") : null;
+        if (conn.tls && !opts.serveHttps) {
+          throw conn.tls.error("HTTPS connectors are not supported by this build");
+        }
+        try {
           this.#servers.push(
-            await opts.serveHttps({ port, hostname: conn.host, limits }, tls, edge),
+            tls ? await opts.serveHttps!(serverOpts, tls, edge) : await serve(serverOpts, edge),
           );
-        } else {
-          try {
-            this.#servers.push(await serve({ port, hostname: conn.host, limits }, edge));
-          } catch (e) {
-            throw conn.node.get("port").error(`cannot listen on port ${port}: ${describe(e)}`);
-          }
+        } catch (e) {
+          throw conn.node.get("port").error(`cannot listen on port ${port}: ${describe(e)}`);
         }
       }
     }

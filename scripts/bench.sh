@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Proxy-path benchmark: one backend on 127.0.0.1, then each contender in front of it,
+# measured by wrk in the same run; prints req/s, p50, p99, RSS and the ratio to nginx.
+#
+#   scripts/bench.sh                 10 s per contender, wrk -t2 -c64
+#   DURATION=5 CONNECTIONS=128 scripts/bench.sh
+#   UNITS=0 scripts/bench.sh         skip the multi-isolate contenders
+#
+# Installs wrk and nginx from Debian when missing. Stops everything it started.
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-3}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-64}
+UNITS=${UNITS:-2}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/ig-bench.XXXXXX)
+BASE=$((20000 + RANDOM % 20000))
+BACKEND_PORT=$BASE
+NGINX_PORT=$((BASE + 1))
+GW_PORT=$((BASE + 2))
+GW100_PORT=$((BASE + 3))
+FETCH_PORT=$((BASE + 4))
+BARE_PORT=$((BASE + 5))
+NGINX_STOCK_PORT=$((BASE + 6))
+PIDS=()
+
+need() {
+  if ! command -v "$1" >/dev/null 2>&1; then
+    echo "installing $2 from Debian..." >&2
+    if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq "$2" >/dev/null
+    else sudo apt-get update -qq && sudo apt-get install -y -qq "$2" >/dev/null; fi
+  fi
+}
+need wrk wrk
+need nginx nginx
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for conf in "$WORK"/nginx-*.conf; do
+    [ -f "$conf" ] && nginx -c "$conf" -s stop 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+wait_port() { # port [path]
+  for _ in $(seq 1 200); do
+    if curl -s -o /dev/null "http://127.0.0.1:$1${2:-/}"; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing answers on port $1" >&2
+  return 1
+}
+
+# nginx instances: $1 name, $2 worker_processes, $3 server block
+start_nginx() {
+  mkdir -p "$WORK/$1"
+  cat >"$WORK/nginx-$1.conf" <<EOF
+worker_processes $2;
+pid $WORK/$1/nginx.pid;
+error_log $WORK/$1/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/$1; proxy_temp_path $WORK/$1;
+  fastcgi_temp_path $WORK/$1; uwsgi_temp_path $WORK/$1; scgi_temp_path $WORK/$1;
+  $3
+}
+EOF
+  nginx -c "$WORK/nginx-$1.conf"
+}
+
+# The backend: nginx answering 100 bytes, one worker.
+BODY=$(printf 'x%.0s' $(seq 1 100))
+start_nginx backend 1 "server { listen 127.0.0.1:$BACKEND_PORT; keepalive_requests 1000000; location / { default_type text/plain; return 200 '$BODY'; } }"
+# The reference: nginx as a reverse proxy, one worker per core, upstream keep-alive, and
+# client connections kept as long as the gateway keeps them (keepalive_requests).
+start_nginx proxy auto "upstream be { server 127.0.0.1:$BACKEND_PORT; keepalive 64; }
+  server { listen 127.0.0.1:$NGINX_PORT; keepalive_requests 1000000;
+    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+# nginx as shipped (keepalive_requests 1000: wrk reconnects every 1000 requests), for information.
+start_nginx stock auto "upstream be { server 127.0.0.1:$BACKEND_PORT; keepalive 64; }
+  server { listen 127.0.0.1:$NGINX_STOCK_PORT;
+    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+wait_port "$BACKEND_PORT"
+wait_port "$NGINX_PORT"
+wait_port "$NGINX_STOCK_PORT"
+
+# Gateway instances: a plain proxy route, and 100 routes with a condition and a HeaderFilter.
+make_instance() { # dir port
+  mkdir -p "$1/config/routes"
+  echo "{\"connectors\": [{\"port\": $2}], \"mode\": \"production\"}" >"$1/config/admin.json"
+}
+make_instance "$WORK/gw" "$GW_PORT"
+echo "{\"baseURI\": \"http://127.0.0.1:$BACKEND_PORT\", \"handler\": \"ReverseProxyHandler\"}" \
+  >"$WORK/gw/config/routes/plain.json"
+make_instance "$WORK/gw100" "$GW100_PORT"
+for i in $(seq -w 0 99); do
+  cat >"$WORK/gw100/config/routes/r0$i.json" <<EOF
+{ "condition": "\${find(request.uri.path, '^/r0$i/')}",
+  "baseURI": "http://127.0.0.1:$BACKEND_PORT",
+  "handler": { "type": "Chain", "config": {
+    "filters": [{ "type": "HeaderFilter", "config": { "messageType": "REQUEST", "add": { "X-Route": ["r0$i"] } } }],
+    "handler": "ReverseProxyHandler" } } }
+EOF
+done
+
+# Starts the real gateway (main.ts) on an instance and checks that the route answers.
+start_gateway() { # dir port path
+  local dir=$1 port=$2 path=$3
+  (cd "$ROOT" && exec deno run -A main.ts --instance "$dir" >"$dir/out.log" 2>&1) &
+  GATEWAY_PID=$!
+  PIDS+=("$GATEWAY_PID")
+  wait_port "$port" /openig/ping
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$path")" = 200 ] ||
+    { echo "gateway on $dir does not proxy:" >&2; cat "$dir/out.log" >&2; exit 1; }
+}
+
+rss_kb() { # pids...
+  local total=0
+  for p in "$@"; do total=$((total + $(ps -o rss= -p "$p" 2>/dev/null || echo 0))); done
+  echo "$total"
+}
+
+nginx_pids() { # name
+  local master
+  master=$(cat "$WORK/$1/nginx.pid")
+  echo "$master $(pgrep -P "$master" | tr '\n' ' ')"
+}
+
+# Runs wrk against a URL: warm-up, then the measured run; prints "rps p50 p99".
+measure() {
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" "$1" >/dev/null 2>&1 || true
+  local out
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1")
+  local rps p50 p99 errors
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
+  [ -n "$errors" ] && echo "  wrk: $errors" >&2
+  echo "$rps $p50 $p99"
+}
+
+ROWS=()
+row() { # name url pids...
+  local name=$1 url=$2
+  shift 2
+  echo "measuring $name..." >&2
+  local m
+  m=$(measure "$url")
+  ROWS+=("$name|$m|$(rss_kb "$@")")
+}
+
+row "backend direct (nginx, 1 worker)" "http://127.0.0.1:$BACKEND_PORT/" $(nginx_pids backend)
+row "nginx proxy (1 worker/core, keep-alive both sides)" "http://127.0.0.1:$NGINX_PORT/" $(nginx_pids proxy)
+row "nginx proxy, stock keepalive_requests (1000)" "http://127.0.0.1:$NGINX_STOCK_PORT/" $(nginx_pids stock)
+
+start_gateway "$WORK/gw" "$GW_PORT" /
+row "gateway: plain proxy route" "http://127.0.0.1:$GW_PORT/" "$GATEWAY_PID"
+kill "$GATEWAY_PID"
+
+start_gateway "$WORK/gw100" "$GW100_PORT" /r099/x
+row "gateway: 100 routes, condition + HeaderFilter (last route)" "http://127.0.0.1:$GW100_PORT/r099/x" "$GATEWAY_PID"
+kill "$GATEWAY_PID"
+
+(cd "$ROOT" && exec deno run -A scripts/bench/fetch_proxy.ts "$FETCH_PORT" "http://127.0.0.1:$BACKEND_PORT" >/dev/null 2>&1) &
+FETCH_PID=$!
+PIDS+=("$FETCH_PID")
+wait_port "$FETCH_PORT"
+row "reference: Deno.serve + fetch, 1 isolate" "http://127.0.0.1:$FETCH_PORT/" "$FETCH_PID"
+kill "$FETCH_PID"
+
+if [ "$UNITS" -gt 0 ]; then
+  # The gatewayUnits question: the edge and client alone, in 1 isolate, then in UNITS
+  # Worker isolates of one process sharing the port (SO_REUSEPORT).
+  (cd "$ROOT" && exec deno run -A --unstable-net scripts/bench/bare_proxy.ts "$BARE_PORT" "http://127.0.0.1:$BACKEND_PORT" >/dev/null 2>&1) &
+  BARE_PID=$!
+  PIDS+=("$BARE_PID")
+  wait_port "$BARE_PORT"
+  row "edge + client only, 1 isolate" "http://127.0.0.1:$BARE_PORT/" "$BARE_PID"
+  kill "$BARE_PID"
+  wait "$BARE_PID" 2>/dev/null || true
+  (cd "$ROOT" && exec deno run -A --unstable-net scripts/bench/units_worker.ts "$BARE_PORT" "http://127.0.0.1:$BACKEND_PORT" "$UNITS" >/dev/null 2>&1) &
+  UNITS_PID=$!
+  PIDS+=("$UNITS_PID")
+  wait_port "$BARE_PORT"
+  sleep 1
+  row "edge + client only, $UNITS Worker isolates (reusePort)" "http://127.0.0.1:$BARE_PORT/" "$UNITS_PID"
+  kill "$UNITS_PID"
+fi
+
+NGINX_RPS=$(cut -d'|' -f2 <<<"${ROWS[1]}" | cut -d' ' -f1)
+echo
+echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, 100-byte responses, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+printf '%-58s %10s %9s %9s %9s %8s\n' "contender" "req/s" "p50" "p99" "RSS MiB" "÷ nginx"
+for r in "${ROWS[@]}"; do
+  IFS='|' read -r name m rss <<<"$r"
+  read -r rps p50 p99 <<<"$m"
+  ratio=$(awk -v a="$rps" -v b="$NGINX_RPS" 'BEGIN { printf "%.2f", a / b }')
+  printf '%-58s %10.0f %9s %9s %9.1f %8s\n' "$name" "$rps" "$p50" "$p99" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$ratio"
+done
+echo "÷ nginx: against the first nginx proxy row. RSS after the run. The gateway rows run main.ts"
+echo "(one isolate); 'edge + client only' is src/http/server.ts + src/http/client.ts without router."
