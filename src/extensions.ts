@@ -1,5 +1,6 @@
 import type { GatewayOptions } from "./instance/gateway.ts";
 import { inMemorySessions } from "./session/in_memory_session.ts";
+import { serveHttpsConnector } from "./tls/https_server.ts";
 
 /**
  * Wiring of the connectors and session defaults that live in their own folders
@@ -7,4 +8,5 @@ import { inMemorySessions } from "./session/in_memory_session.ts";
  */
 export const gatewayExtensions: Partial<GatewayOptions> = {
   inMemorySessions,
+  serveHttps: serveHttpsConnector,
 };

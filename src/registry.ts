@@ -34,6 +34,10 @@ import { pemPropertyFormatType } from "./secrets/pem_property_format.ts";
 import { secretKeyPropertyFormatType } from "./secrets/secret_key_property_format.ts";
 import { secretsProviderType } from "./secrets/secrets_provider.ts";
 import { systemAndEnvSecretStoreType } from "./secrets/system_and_env_secret_store.ts";
+import { clientTlsOptionsType } from "./tls/client_tls_options.ts";
+import { secretsKeyManagerType } from "./tls/secrets_key_manager.ts";
+import { secretsTrustManagerType } from "./tls/secrets_trust_manager.ts";
+import { serverTlsOptionsType } from "./tls/server_tls_options.ts";
 
 /** Every heap type the gateway knows: the only list. */
 export const registry = buildRegistry([
@@ -71,4 +75,8 @@ export const registry = buildRegistry([
   secretKeyPropertyFormatType,
   secretsProviderType,
   systemAndEnvSecretStoreType,
+  serverTlsOptionsType,
+  clientTlsOptionsType,
+  secretsKeyManagerType,
+  secretsTrustManagerType,
 ]);
