@@ -1,7 +1,10 @@
 /**
  * Startup and reload figures: for 1, 100 and 1 000 route files, the time from process
  * start to the first answered /openig/ping, the idle RSS after startup, and the time to
- * reload 1 000 changed route files. Run: deno run -A scripts/bench_startup.ts
+ * reload 1 000 changed route files. Each figure is the median of several runs (5, or
+ * `--runs N`); `--entry FILE` starts another entry module than main.ts; `--verbose` also
+ * prints how long writing the 1 000 files took.
+ * Run: deno run -A scripts/bench_startup.ts [--runs N] [--entry FILE] [--verbose]
  */
 const root = new URL("..", import.meta.url).pathname;
 
@@ -56,7 +59,7 @@ async function once(n: number): Promise<{ firstPingMs: number; rssMb: number; re
   const dir = await makeInstance(n, port);
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}main.ts`, "--instance", dir],
+    args: ["run", "-A", entry, "--instance", dir],
     stdout: "null",
     stderr: "null",
   }).spawn();
@@ -81,7 +84,9 @@ async function once(n: number): Promise<{ firstPingMs: number; rssMb: number; re
         return (await r.text()).endsWith("rev 2");
       }, 60_000);
       reloadMs = performance.now() - written;
-      console.log(`  (writing ${n} files took ${(written - t1).toFixed(0)} ms)`);
+      if (Deno.args.includes("--verbose")) {
+        console.log(`  (writing ${n} files took ${(written - t1).toFixed(0)} ms)`);
+      }
     }
     return { firstPingMs, rssMb, reloadMs };
   } finally {
@@ -91,9 +96,29 @@ async function once(n: number): Promise<{ firstPingMs: number; rssMb: number; re
   }
 }
 
-console.log("routes | first ping (ms) | idle RSS (MB) | reload all (ms)");
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function measure(n: number, runs: number) {
+  const all = [];
+  for (let i = 0; i < runs; i++) all.push(await once(n));
+  const reloads = all.map((r) => r.reloadMs).filter((x): x is number => x !== undefined);
+  return {
+    firstPingMs: median(all.map((r) => r.firstPingMs)),
+    rssMb: median(all.map((r) => r.rssMb)),
+    reloadMs: reloads.length ? median(reloads) : undefined,
+  };
+}
+
+const entryArg = Deno.args.indexOf("--entry");
+const entry = entryArg >= 0 ? Deno.args[entryArg + 1] : `${root}main.ts`;
+const runsArg = Deno.args.indexOf("--runs");
+const runs = runsArg >= 0 ? Math.max(1, Number(Deno.args[runsArg + 1]) || 1) : 5;
+console.log(`routes | first ping (ms) | idle RSS (MB) | reload all (ms)   [median of ${runs}]`);
 for (const n of [1, 100, 1000]) {
-  const r = await once(n);
+  const r = await measure(n, runs);
   console.log(
     `${String(n).padStart(6)} | ${r.firstPingMs.toFixed(0).padStart(15)} | ${
       r.rssMb.toFixed(1).padStart(13)

@@ -8,12 +8,11 @@
  * or default-exports a function that receives {@link ExtensionApi} and returns one type or
  * an array of them, so a module needs no import from the gateway's sources.
  */
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { join, pathToFileUrl } from "./paths.ts";
 import type { HeapType, Kind, Registry } from "./heap/heap_type.ts";
-import { IdentityAssertionClaims, IdentityAssertionException } from "./identity/plugin.ts";
-import { ScriptRequest, ScriptResponse, ScriptStatus } from "./scripting/bindings.ts";
-import { HeaderMap } from "./http/headers.ts";
+import type { IdentityAssertionClaims, IdentityAssertionException } from "./identity/plugin.ts";
+import type { ScriptRequest, ScriptResponse, ScriptStatus } from "./scripting/bindings.ts";
+import type { HeaderMap } from "./http/headers.ts";
 
 /** What a module's default-export factory receives. */
 export interface ExtensionApi {
@@ -26,14 +25,23 @@ export interface ExtensionApi {
   IdentityAssertionException: typeof IdentityAssertionException;
 }
 
-export const extensionApi: ExtensionApi = {
-  Response: ScriptResponse,
-  Request: ScriptRequest,
-  Status: ScriptStatus,
-  HeaderMap,
-  IdentityAssertionClaims,
-  IdentityAssertionException,
-};
+let api: Promise<ExtensionApi> | undefined;
+
+/** The API given to default-export factories (its modules load when a factory needs it). */
+export function extensionApi(): Promise<ExtensionApi> {
+  return api ??= Promise.all([
+    import("./scripting/bindings.ts"),
+    import("./http/headers.ts"),
+    import("./identity/plugin.ts"),
+  ]).then(([bindings, headers, plugin]) => ({
+    Response: bindings.ScriptResponse,
+    Request: bindings.ScriptRequest,
+    Status: bindings.ScriptStatus,
+    HeaderMap: headers.HeaderMap,
+    IdentityAssertionClaims: plugin.IdentityAssertionClaims,
+    IdentityAssertionException: plugin.IdentityAssertionException,
+  }));
+}
 
 /** Kinds an extension type may declare. */
 const KINDS: readonly Kind[] = [
@@ -93,7 +101,7 @@ export function extensionFiles(instanceDir: string): string[] {
 async function typesOf(file: string): Promise<HeapType[]> {
   let mod: Record<string, unknown>;
   try {
-    mod = await import(pathToFileURL(file).href);
+    mod = await import(pathToFileUrl(file));
   } catch (e) {
     const msg = (e as Error)?.message ?? String(e);
     const where = /:(\d+):(\d+)/.exec(msg.slice(msg.lastIndexOf(file)));
@@ -109,7 +117,7 @@ async function typesOf(file: string): Promise<HeapType[]> {
     else if (exportName === "default" && typeof value === "function") {
       let made: unknown;
       try {
-        made = await (value as (api: ExtensionApi) => unknown)(extensionApi);
+        made = await (value as (api: ExtensionApi) => unknown)(await extensionApi());
       } catch (e) {
         throw new ExtensionError(file, `its default export failed: ${(e as Error)?.message ?? e}`);
       }

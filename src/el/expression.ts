@@ -192,7 +192,8 @@ function argument(kind: ParamKind, node: Node): Ev {
 }
 
 function func(node: Node & { kind: "func" }): Ev {
-  const { fn } = node.fn;
+  const { fn, prepare } = node.fn;
+  prepare?.().catch(() => {}); // a failure shows when the function runs
   const kinds = node.fn.params;
   const args = node.args.map((a, i) => argument(kinds[i] ?? node.fn.varargs ?? "object", a));
   if (args.length === 1) {
@@ -368,11 +369,30 @@ function generate(source: string, node: Node): Ev {
 }
 
 /**
+ * Compiled templates by source. A compiled expression holds no state of its own, so one
+ * object serves every place with the same text: the routes of a reloaded directory, or many
+ * routes with the same condition, compile it once. Oldest first out past the bound.
+ */
+const compiled = new Map<string, Expression>();
+const MAX_COMPILED = 4096;
+
+/**
  * Compiles a template: literal text and `${…}` blocks. A lone block keeps its value's type;
  * a composite gives a String; text without blocks is a constant String.
  * @throws ElSyntaxError when the template does not parse (or names an unknown function)
  */
 export function compile(source: string): Expression {
+  const hit = compiled.get(source);
+  if (hit) return hit;
+  const expr = compileTemplate(source);
+  if (!expr.constant) {
+    if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
+    compiled.set(source, expr);
+  }
+  return expr;
+}
+
+function compileTemplate(source: string): Expression {
   const { parts } = parse(source);
   if (parts.length === 1 && typeof parts[0] === "string") {
     const text = parts[0];

@@ -4,7 +4,9 @@
  * coerce arguments the way JUEL does: null stays null, other values become Strings or ints.
  */
 
-import { createHash, X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
+import { loadNodeCrypto } from "../lazy_imports.ts";
+import { sha256 } from "../secrets/formats/digest.ts";
 import {
   base64Decode,
   base64Encode,
@@ -55,6 +57,11 @@ export interface ElFunction {
   readonly varargs?: ParamKind;
   // deno-lint-ignore no-explicit-any
   readonly fn: (...args: any[]) => unknown;
+  /**
+   * Loads what `fn` needs and cannot load synchronously; `compile()` starts it for every
+   * expression that calls the function (see {@link elFunctionsReady}).
+   */
+  readonly prepare?: () => Promise<void>;
 }
 
 type S = string | null;
@@ -238,10 +245,42 @@ export class ElCertificate implements ElObject {
   }
 }
 
+// pemCertificate() parses with node:crypto, which is loaded only for configurations that
+// call it: when a configuration file mentioning it is parsed, or an expression calling it is
+// compiled. Heaps and routes await elFunctionsReady() before they create objects.
+let X509: typeof X509Certificate | undefined;
+let x509Loading: Promise<void> | undefined;
+let pending: Promise<void> | undefined;
+
+/** Loads node:crypto for pemCertificate() (once). */
+export function loadPemCertificate(): Promise<void> {
+  if (!x509Loading) {
+    x509Loading = loadNodeCrypto().then((m) => {
+      X509 = m.X509Certificate;
+    });
+    pending = x509Loading.catch(() => {}).finally(() => pending = undefined);
+  }
+  return x509Loading;
+}
+
+/**
+ * Resolves once the functions that expressions compiled so far call can run; undefined
+ * when nothing is loading (the usual case: callers then need not await).
+ */
+export function elFunctionsReady(): Promise<void> | undefined {
+  return pending;
+}
+
+/** Starts loading pemCertificate()'s support when a configuration text calls it. */
+export function prepareFunctionsFor(text: string): void {
+  if (!X509 && text.includes("pemCertificate")) loadPemCertificate().catch(() => {});
+}
+
 function pemCertificate(pem: S): ElCertificate | null {
   if (pem === null) return null;
+  if (!X509) throw new ElEvalError("pemCertificate() is not ready: node:crypto is still loading");
   try {
-    return new ElCertificate(new X509Certificate(pem));
+    return new ElCertificate(new X509(pem));
   } catch {
     return null;
   }
@@ -286,7 +325,7 @@ const table: Record<string, ElFunction> = {
     params: ["object"],
     fn: (x: unknown) => {
       const b = bytesOf(x);
-      return b === null ? null : new Uint8Array(createHash("sha256").update(b).digest());
+      return b === null ? null : sha256(b);
     },
   },
   encodeBase64: {
@@ -327,7 +366,7 @@ const table: Record<string, ElFunction> = {
   matches: { params: ["string", "regex"], fn: find },
   matchingGroups: { params: ["string", "regex"], fn: findGroups },
   pathToUrl: { params: str1, fn: pathToUrl },
-  pemCertificate: { params: str1, fn: pemCertificate },
+  pemCertificate: { params: str1, fn: pemCertificate, prepare: loadPemCertificate },
   read: { params: str1, fn: read },
   readProperties: { params: str1, fn: readProperties },
   readWithCharset: { params: ["string", "string"], fn: readWithCharset },

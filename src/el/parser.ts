@@ -83,8 +83,32 @@ const RESERVED = new Set([
 
 const TWO_CHAR_OPS = new Set(["==", "!=", "<=", ">=", "&&", "||"]);
 const ONE_CHAR_OPS = new Set([..."()[].,?:}<>!+-*/%"]);
-const IDENT_START = /[\p{L}\p{Nl}\p{Sc}\p{Pc}]/u;
-const IDENT_PART = /[\p{L}\p{Nl}\p{Nd}\p{Mn}\p{Mc}\p{Sc}\p{Pc}]/u;
+// Java identifier characters. V8 takes about a millisecond to build a regex over Unicode
+// classes, so ASCII is answered directly and the classes are built for the first
+// non-ASCII character.
+let identStart: RegExp | undefined;
+let identPart: RegExp | undefined;
+
+function isAsciiLetter(code: number): boolean {
+  return (code >= 0x61 && code <= 0x7a) || (code >= 0x41 && code <= 0x5a);
+}
+
+function isIdentStart(c: string): boolean {
+  const code = c.charCodeAt(0);
+  if (code < 0x80) return isAsciiLetter(code) || c === "$" || c === "_";
+  return (identStart ??= /[\p{L}\p{Nl}\p{Sc}\p{Pc}]/u).test(c);
+}
+
+function isIdentPart(c: string): boolean {
+  const code = c.charCodeAt(0);
+  if (code < 0x80) {
+    return isAsciiLetter(code) || (code >= 0x30 && code <= 0x39) || c === "$" || c === "_";
+  }
+  return (identPart ??= /[\p{L}\p{Nl}\p{Nd}\p{Mn}\p{Mc}\p{Sc}\p{Pc}]/u).test(c);
+}
+
+const FUNCTION_AFTER_COLON_ASCII = /^:\s*[A-Za-z$_][A-Za-z0-9$_]*\s*\(/;
+let functionAfterColon: RegExp | undefined;
 
 function isDigit(c: string | undefined): boolean {
   return c !== undefined && c >= "0" && c <= "9";
@@ -129,9 +153,9 @@ class Parser {
     const c = s[i];
     if (isDigit(c) || (c === "." && isDigit(s[i + 1]))) return this.#number(start);
     if (c === "'" || c === '"') return this.#string(start);
-    if (IDENT_START.test(c) || c === "$" || c === "_") {
+    if (isIdentStart(c)) {
       i++;
-      while (i < s.length && (IDENT_PART.test(s[i]) || s[i] === "$" || s[i] === "_")) i++;
+      while (i < s.length && isIdentPart(s[i])) i++;
       const word = s.slice(start, i);
       if (RESERVED.has(word)) return this.#emit("kw", word, start, i);
       return this.#emit("ident", word, start, i);
@@ -408,10 +432,12 @@ class Parser {
 
   /** After `ident :`, whether an `ident (` follows (a namespaced function call). */
   #peekFunctionAfterColon(): boolean {
-    const m = /^:\s*[\p{L}$_][\p{L}\p{Nd}$_]*\s*\(/u.exec(
-      this.#src.slice(this.#tok.pos, this.#tok.pos + 200),
-    );
-    return m !== null;
+    const text = this.#src.slice(this.#tok.pos, this.#tok.pos + 200);
+    // deno-lint-ignore no-control-regex -- "any non-ASCII character"
+    const re = /[^\x00-\x7f]/.test(text)
+      ? functionAfterColon ??= /^:\s*[\p{L}$_][\p{L}\p{Nd}$_]*\s*\(/u
+      : FUNCTION_AFTER_COLON_ASCII;
+    return re.exec(text) !== null;
   }
 }
 

@@ -1,4 +1,5 @@
 import { type Expression } from "../el/expression.ts";
+import { elFunctionsReady } from "../el/functions.ts";
 import { type Context, SessionContext } from "../http/context.ts";
 import type { Filter, Handler } from "../http/handler.ts";
 import { type HttpRequest, HttpResponse } from "../http/message.ts";
@@ -101,6 +102,9 @@ export async function buildRoute(
   parent: Heap,
   warn: (m: string) => void,
 ): Promise<Route> {
+  // The route's properties are evaluated below: what their expressions call must be loaded.
+  const ready = elFunctionsReady();
+  if (ready) await ready;
   if (!isPlainObject(src.json)) {
     const got = Array.isArray(src.json) ? "an array" : quote(src.json);
     throw new ConfigError(src.file, "/", `expected a route object {"handler": …}, got ${got}`);
@@ -117,8 +121,10 @@ export async function buildRoute(
     string,
     unknown
   >;
-  const bindings = Object.assign({}, parent.bindings);
-  delete bindings.heap;
+  // The parent's bindings without its `heap` (this route's heap sets its own); a rest copy
+  // rather than `delete`, which would leave V8 a slow dictionary-mode object to copy on
+  // every request.
+  const { heap: _parentHeap, ...bindings } = parent.bindings;
   const properties = { ...parentProps };
   const scope = { file: src.file, bindings, warn, properties };
   const root = new ConfigNode(scope, "", json);

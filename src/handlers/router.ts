@@ -29,10 +29,16 @@ interface FileState {
   error: string | null;
 }
 
+/** Quiet time after the last file event before a scan (ms). */
+const DEBOUNCE_MS = 25;
+
 /** Router matches requests against the routes of a directory, reloaded live. */
 export class Router implements Handler {
   #routes: Route[] = [];
   #files = new Map<string, FileState>();
+  /** The routes held by #files by ID and by name (both unique: duplicates are refused). */
+  #byId = new Map<string, Route>();
+  #byName = new Map<string, Route>();
   #timer: ReturnType<typeof setInterval> | null = null;
   #watcher: Deno.FsWatcher | null = null;
   #scanning: Promise<void> | null = null;
@@ -71,17 +77,26 @@ export class Router implements Handler {
       return; // the periodic scan still works (directory may appear later)
     }
     const w = this.#watcher;
+    // Editors write in several steps; scan once the burst has been quiet for DEBOUNCE_MS.
+    // One timer per burst, re-armed while events keep coming (a burst of 1 000 files
+    // brings thousands of events).
+    let lastEvent = 0;
+    const fire = () => {
+      const wait = lastEvent + DEBOUNCE_MS - performance.now();
+      if (wait > 0) {
+        this.#debounce = setTimeout(fire, wait);
+        return;
+      }
+      this.#debounce = null;
+      void this.scan();
+    };
     (async () => {
       try {
         for await (const event of w) {
           if (this.#closed) break;
           for (const p of event.paths) this.#touched.add(p);
-          if (this.#debounce) clearTimeout(this.#debounce);
-          // Editors write in several steps; wait for the burst to end.
-          this.#debounce = setTimeout(() => {
-            this.#debounce = null;
-            void this.scan();
-          }, 25);
+          lastEvent = performance.now();
+          this.#debounce ??= setTimeout(fire, DEBOUNCE_MS);
         }
       } catch { /* watcher closed */ }
     })();
@@ -106,16 +121,34 @@ export class Router implements Handler {
     return this.#scanning;
   }
 
+  /** Holds `route` (or none) for `path`, keeping the ID and name indexes right. */
+  #setFile(path: string, state: FileState): void {
+    const before = this.#files.get(path)?.route;
+    if (before && before !== state.route) this.#release(before);
+    this.#files.set(path, state);
+    if (state.route) {
+      this.#byId.set(state.route.id, state.route);
+      this.#byName.set(state.route.name, state.route);
+    }
+  }
+
+  #release(route: Route): void {
+    if (this.#byId.get(route.id) === route) this.#byId.delete(route.id);
+    if (this.#byName.get(route.name) === route) this.#byName.delete(route.name);
+  }
+
   async #scanOnce(): Promise<void> {
     const seen = new Map<string, string>();
     const touched = this.#touched;
     this.#touched = new Set();
+    // Synchronous listing and stats: a few microseconds per local file, where the async
+    // calls cost several times more in scheduling (1 000 route files: ~3 ms against ~15).
     try {
-      for await (const e of Deno.readDir(this.directory)) {
+      for (const e of Deno.readDirSync(this.directory)) {
         if (!e.name.endsWith(".json")) continue;
         const path = `${this.directory}/${e.name}`;
         try {
-          const st = await Deno.stat(path);
+          const st = Deno.statSync(path);
           if (st.isFile) seen.set(path, `${st.mtime?.getTime() ?? 0}/${st.size}`);
         } catch { /* removed while scanning */ }
       }
@@ -134,6 +167,7 @@ export class Router implements Handler {
       const st = this.#files.get(p)!;
       this.#files.delete(p);
       if (st.route) {
+        this.#release(st.route);
         toClose.push(st.route);
         this.log.info(`Unloaded the route with id '${st.route.id}'`);
       }
@@ -147,13 +181,13 @@ export class Router implements Handler {
           toClose.push(previous.route);
           this.log.info(`Unloaded the route with id '${previous.route.id}'`);
         }
-        this.#files.set(p, { mtime, route, error: null });
+        this.#setFile(p, { mtime, route, error: null });
         this.log.info(
           `Loaded the route with id '${route.id}' registered with the name '${route.name}'`,
         );
       } else {
         // Safer than IG: a route that worked keeps serving its last good version.
-        this.#files.set(p, { mtime, route: previous?.route ?? null, error: route });
+        this.#setFile(p, { mtime, route: previous?.route ?? null, error: route });
         if (previous?.route) {
           this.log.error(
             `The file '${p}' is not a valid route configuration; route '${previous.route.id}' keeps serving its last good version. ${route}`,
@@ -182,7 +216,7 @@ export class Router implements Handler {
     const file = this.#display(path);
     const fileName = path.slice(path.lastIndexOf("/") + 1);
     try {
-      const text = await Deno.readTextFile(path);
+      const text = Deno.readTextFileSync(path); // see #scanOnce
       const json = parseConfigJson(text, file);
       const route = await buildRoute(
         { id: fileName.slice(0, -5), file, dir: this.directory, json },
@@ -190,18 +224,15 @@ export class Router implements Handler {
         (m) => this.log.warn(m),
       );
       // Duplicate IDs or names: the route loaded first stays.
-      for (const st of this.#files.values()) {
-        const other = st.route;
-        if (!other || other === replacing) continue;
-        if (other.id === route.id || other.name === route.name) {
-          await route.close();
-          const what = other.id === route.id ? `id '${route.id}'` : `name '${route.name}'`;
-          return new ConfigError(
-            file,
-            "/",
-            `a route with ${what} is already loaded from '${other.file}'`,
-          ).message;
-        }
+      const other = this.#conflicting(route, replacing);
+      if (other) {
+        await route.close();
+        const what = other.id === route.id ? `id '${route.id}'` : `name '${route.name}'`;
+        return new ConfigError(
+          file,
+          "/",
+          `a route with ${what} is already loaded from '${other.file}'`,
+        ).message;
       }
       return route;
     } catch (e) {
@@ -210,10 +241,27 @@ export class Router implements Handler {
     }
   }
 
+  /** A held route (other than `replacing`) with the same ID or name, the first file's when two. */
+  #conflicting(route: Route, replacing: Route | null): Route | null {
+    let byId = this.#byId.get(route.id) ?? null;
+    let byName = this.#byName.get(route.name) ?? null;
+    if (byId === replacing) byId = null;
+    if (byName === replacing) byName = null;
+    if (!byId || !byName || byId === byName) return byId ?? byName;
+    for (const st of this.#files.values()) {
+      if (st.route === byId || st.route === byName) return st.route;
+    }
+    return byId;
+  }
+
   /** The routes list for the admin endpoint, in matching order, with failed files last. */
   status(): RouteStatus[] {
+    const states = new Map<Route, FileState>();
+    for (const s of this.#files.values()) {
+      if (s.route && !states.has(s.route)) states.set(s.route, s);
+    }
     const out: RouteStatus[] = this.#routes.map((r) => {
-      const st = [...this.#files.values()].find((s) => s.route === r);
+      const st = states.get(r);
       return {
         id: r.id,
         name: r.name,
@@ -271,6 +319,8 @@ export class Router implements Handler {
       r !== null
     );
     this.#files.clear();
+    this.#byId.clear();
+    this.#byName.clear();
     this.#routes = [];
     // Reverse order of loading, as heaps close.
     for (const r of routes.reverse()) await r.close();

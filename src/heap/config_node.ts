@@ -33,6 +33,7 @@ const TRANSFORMATIONS = [
 ];
 
 function escapeToken(key: string): string {
+  if (!key.includes("~") && !key.includes("/")) return key;
   return key.replace(/~/g, "~0").replace(/\//g, "~1");
 }
 

@@ -1,4 +1,5 @@
 import type { Bindings } from "../el/expression.ts";
+import { elFunctionsReady } from "../el/functions.ts";
 import { EL_GET } from "../el/protocol.ts";
 import type { Filter, Handler } from "../http/handler.ts";
 import { isClosable } from "../http/handler.ts";
@@ -243,6 +244,9 @@ export class Heap {
       ? new ConfigNode(this.scope, configNode.pointer, {})
       : configNode;
     if (!config.isObject()) throw config.expected("an object");
+    // Config-time expressions run inside create(): what they call must be loaded.
+    const ready = elFunctionsReady();
+    if (ready) await ready;
     let value: unknown;
     try {
       value = await type.create(config, this, { name });

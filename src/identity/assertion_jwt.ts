@@ -3,13 +3,8 @@
  * node sends (JWS, or JWE wrapping a JWS) and writing the assertion (JWS wrapped in a
  * JWE with `cty: "JWT"`). Keys come from anything shaped like a Secret.
  */
-import {
-  compactDecrypt,
-  CompactEncrypt,
-  CompactSign,
-  compactVerify,
-  decodeProtectedHeader,
-} from "jose";
+import type * as Jose from "jose";
+import { loadJose } from "../lazy_imports.ts";
 
 /** JWS algorithms a signature may use (never `none`). */
 export const JWS_ALGORITHMS = [
@@ -111,9 +106,9 @@ export interface IncomingJwt {
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
-function headerOf(token: string): Record<string, unknown> {
+function headerOf(jose: typeof Jose, token: string): Record<string, unknown> {
   try {
-    return decodeProtectedHeader(token) as Record<string, unknown>;
+    return jose.decodeProtectedHeader(token) as Record<string, unknown>;
   } catch {
     throw new InvalidJwtError("the protected header cannot be decoded");
   }
@@ -156,7 +151,8 @@ export async function readIncomingJwt(
 }
 
 async function decrypt(token: string, keys: JoseSecret[]): Promise<string> {
-  const header = headerOf(token);
+  const jose = await loadJose();
+  const header = headerOf(jose, token);
   const alg = header.alg;
   const enc = header.enc;
   if (alg === "RSA1_5") throw new InvalidJwtError(`JWE "alg" RSA1_5 is refused`);
@@ -179,7 +175,7 @@ async function decrypt(token: string, keys: JoseSecret[]): Promise<string> {
       continue;
     }
     try {
-      const { plaintext } = await compactDecrypt(token, key, {
+      const { plaintext } = await jose.compactDecrypt(token, key, {
         keyManagementAlgorithms: [alg],
         contentEncryptionAlgorithms: [enc],
       });
@@ -199,7 +195,8 @@ async function decrypt(token: string, keys: JoseSecret[]): Promise<string> {
 }
 
 async function verify(jws: string, keys: JoseSecret[]): Promise<Uint8Array> {
-  const header = headerOf(jws);
+  const jose = await loadJose();
+  const header = headerOf(jose, jws);
   const alg = header.alg;
   if (typeof alg === "string" && alg.toLowerCase() === "none") {
     throw new InvalidJwtError(`JWS "alg" none is refused`);
@@ -220,7 +217,7 @@ async function verify(jws: string, keys: JoseSecret[]): Promise<Uint8Array> {
       continue;
     }
     try {
-      const { payload } = await compactVerify(jws, key, { algorithms: [alg] });
+      const { payload } = await jose.compactVerify(jws, key, { algorithms: [alg] });
       return payload;
     } catch {
       tried.push(`"${secret.stableId}" does not verify it`);
@@ -332,6 +329,7 @@ export async function buildAssertion(
     );
   }
   const sigKid = keyIdOf(signer);
+  const { CompactSign, CompactEncrypt } = await loadJose();
   const jws = await new CompactSign(encoder.encode(JSON.stringify(claims)))
     .setProtectedHeader({ alg: c.signingAlgorithm, typ: "JWT", ...(sigKid ? { kid: sigKid } : {}) })
     .sign(signKey);

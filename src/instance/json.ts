@@ -1,4 +1,5 @@
 import { ConfigError } from "../heap/config_node.ts";
+import { prepareFunctionsFor } from "../el/functions.ts";
 
 /**
  * Removes // and /* *\/ comments outside strings (IG's parser tolerates them), keeping
@@ -36,6 +37,12 @@ export function stripComments(text: string): string {
 /** Parses a configuration file's JSON; errors name the file, line and column. */
 export function parseConfigJson(text: string, file: string): unknown {
   const clean = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  prepareFunctionsFor(clean);
+  // Valid JSON has no "/" outside strings, so stripping comments cannot change it: parse
+  // as is first, and strip only when that fails.
+  try {
+    return JSON.parse(clean);
+  } catch { /* comments, or an error reported below */ }
   const source = clean.includes("/") ? stripComments(clean) : clean;
   try {
     return JSON.parse(source);

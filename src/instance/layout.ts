@@ -1,4 +1,4 @@
-import { join, resolve } from "node:path";
+import { join, resolve } from "../paths.ts";
 
 /** Where an instance keeps its files. */
 export interface InstanceLayout {

@@ -94,10 +94,19 @@ function fileFor(routeId: string | null): Deno.FsFile | null {
   return f;
 }
 
+let stampMs = -1;
+let stamp = "";
+
 function timestamp(): string {
-  // yyyy-MM-dd'T'HH:mm:ss,SSS+00:00
-  const iso = new Date().toISOString();
-  return `${iso.slice(0, 19)},${iso.slice(20, 23)}+00:00`;
+  // yyyy-MM-dd'T'HH:mm:ss,SSS+00:00, formatted once per millisecond (bursts such as a
+  // reload of many routes log many lines in the same one)
+  const now = Date.now();
+  if (now !== stampMs) {
+    stampMs = now;
+    const iso = new Date(now).toISOString();
+    stamp = `${iso.slice(0, 19)},${iso.slice(20, 23)}+00:00`;
+  }
+  return stamp;
 }
 
 /** Makes a value safe for one log line: control characters escaped. */
@@ -143,7 +152,7 @@ export class Logger {
   log(level: Level, msg: string): void {
     if (LEVELS[level] < this.#level) return;
     const route = `@${this.routeId ?? "system"}`;
-    const lines = msg.split("\n").map(escapeForLog);
+    const lines = msg.includes("\n") ? msg.split("\n").map(escapeForLog) : [escapeForLog(msg)];
     const short = abbreviate(this.name);
     if (sink.console) {
       console.log(
@@ -164,9 +173,20 @@ export class Logger {
   }
 }
 
+const abbreviations = new Map<string, string>();
+
 /** Shortens a dotted logger name to about 20 characters, as logback's %logger{20}. */
 function abbreviate(name: string): string {
   if (name.length <= 20) return name;
+  let short = abbreviations.get(name);
+  if (short === undefined) {
+    short = shorten(name);
+    if (abbreviations.size < 1000) abbreviations.set(name, short);
+  }
+  return short;
+}
+
+function shorten(name: string): string {
   const parts = name.split(".");
   for (let i = 0; i < parts.length - 1; i++) {
     parts[i] = parts[i].slice(0, 1);

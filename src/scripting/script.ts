@@ -1,4 +1,4 @@
-import { isAbsolute, join, relative } from "node:path";
+import { isAbsolute, join, relative } from "../paths.ts";
 import type { ConfigNode } from "../heap/config_node.ts";
 import type { Heap } from "../heap/heap.ts";
 import { getLogger } from "../logging/log.ts";

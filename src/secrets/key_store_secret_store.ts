@@ -1,6 +1,7 @@
 import type { ConfigNode } from "../heap/config_node.ts";
 import type { HeapType } from "../heap/heap_type.ts";
 import type { Logger } from "../logging/log.ts";
+import { loadNodeCrypto } from "../lazy_imports.ts";
 import {
   EntryPasswordError,
   FormatError,
@@ -125,6 +126,7 @@ export class KeyStoreSecretStore extends ProvidingStore {
     const wanted = (alias: string) =>
       explicit.has(alias.toLowerCase()) || patterns.some((p) => p.test(alias));
     let entries: KeyStoreEntry[];
+    await loadNodeCrypto(); // the readers decrypt and derive keys synchronously with it
     try {
       entries = readKeyStore(bytes, storeType, { storePassword, entryPassword, wanted }).entries;
     } catch (e) {

@@ -1,4 +1,5 @@
 import type { HeapType } from "../heap/heap_type.ts";
+import { loadNodeCrypto } from "../lazy_imports.ts";
 import { FormatError, PasswordError } from "./formats/errors.ts";
 import { readPem } from "./formats/pem.ts";
 import type { FormatInput, SecretFormat } from "./property_format.ts";
@@ -21,6 +22,7 @@ export class PemPropertyFormat implements SecretFormat {
       password = (await provider.getActive(secretId, "generic")).text();
     }
     let pem;
+    await loadNodeCrypto(); // decryption and public keys of the PEM reader
     try {
       pem = readPem(text, { password });
     } catch (e) {

@@ -1,10 +1,4 @@
-import {
-  compactDecrypt,
-  CompactEncrypt,
-  CompactSign,
-  compactVerify,
-  decodeProtectedHeader,
-} from "jose";
+import { loadJose } from "../lazy_imports.ts";
 
 /** The JWE content encryptions a JwtSession may use (`encryptionMethod`). */
 export const ENCRYPTION_METHODS = [
@@ -134,6 +128,7 @@ export class DirectJweCodec implements SessionCodec {
         `the session key has ${raw.length * 8} bits; ${this.enc} needs ${KEY_BYTES[this.enc] * 8}`,
       );
     }
+    const { CompactEncrypt } = await loadJose();
     return await new CompactEncrypt(utf8.encode(JSON.stringify(claims)))
       .setProtectedHeader(header)
       .encrypt(await this.#key(raw));
@@ -141,6 +136,7 @@ export class DirectJweCodec implements SessionCodec {
 
   async decode(token: string): Promise<Record<string, unknown>> {
     if (!COMPACT_JWE.test(token)) throw new SessionTokenError("malformed");
+    const { compactDecrypt, decodeProtectedHeader } = await loadJose();
     let header;
     try {
       header = decodeProtectedHeader(token);
@@ -191,6 +187,7 @@ export class LegacyJwtCodec implements SessionCodec {
     const header = this.compress
       ? { alg: "RSA-OAEP-256", enc: "A128CBC-HS256", zip: "DEF" }
       : { alg: "RSA-OAEP-256", enc: "A128CBC-HS256" };
+    const { CompactEncrypt, CompactSign } = await loadJose();
     const jwe = await new CompactEncrypt(utf8.encode(JSON.stringify(claims)))
       .setProtectedHeader(header)
       .encrypt(this.keys.encryptionKey);
@@ -201,6 +198,7 @@ export class LegacyJwtCodec implements SessionCodec {
 
   async decode(token: string): Promise<Record<string, unknown>> {
     if (!COMPACT_JWS.test(token)) throw new SessionTokenError("malformed");
+    const { compactDecrypt, compactVerify } = await loadJose();
     let jwe: string;
     try {
       const { payload } = await compactVerify(token, this.keys.signingKey, {

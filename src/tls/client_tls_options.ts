@@ -5,10 +5,8 @@
  * present, whether the host name is checked (STRICT) or not (ALLOW_ALL, the chain
  * still is).
  */
-import { Buffer } from "node:buffer";
-import * as net from "node:net";
-import { Duplex } from "node:stream";
-import * as tls from "node:tls";
+import type { Duplex } from "node:stream";
+import { loadNodeTls, nodeTls } from "../lazy_imports.ts";
 import type { HeapType } from "../heap/heap_type.ts";
 import type { ClientTlsConfig, ClientTlsProvider, TlsConnectTarget } from "../http/client.ts";
 import type { Logger } from "../logging/log.ts";
@@ -89,6 +87,7 @@ function connectError(e: unknown, target: TlsConnectTarget): Error {
 
 /** A node stream over a Deno connection, so node:tls can run over a proxy tunnel. */
 function duplexOver(conn: Deno.Conn): Duplex {
+  const { Duplex, Buffer } = nodeTls();
   return new Duplex({
     read() {
       const buf = new Uint8Array(16 * 1024);
@@ -219,6 +218,7 @@ function connectWith(
     // Pinned certificates are our own decision after the handshake; CA trust alone is
     // the TLS stack's, inside it.
     const pinned = (m.anchors?.pinned.length ?? 0) > 0;
+    const { tls, net } = nodeTls();
     const sock = tls.connect({
       ...(target.conn
         ? { socket: duplexOver(target.conn) }
@@ -276,6 +276,7 @@ export const clientTlsOptionsType: HeapType<ClientTlsOptions> = {
   name: "ClientTlsOptions",
   kind: "ClientTlsOptions",
   async create(config, heap, info) {
+    await loadNodeTls(); // connections are opened synchronously from here on
     const log = heap.logger("org.forgerock.openig.tls.ClientTlsOptions");
     const kmNode = config.get("keyManager");
     const keyManagers = kmNode.isMissing

@@ -5,7 +5,8 @@
  * HTTP/2 bridge. Sockets get TCP_NODELAY (no Nagle + delayed-ACK stall).
  */
 import type * as net from "node:net";
-import * as tls from "node:tls";
+import type * as tls from "node:tls";
+import { loadNodeTls } from "../lazy_imports.ts";
 import type { ClientInfo } from "../http/context.ts";
 import {
   DEFAULT_LIMITS,
@@ -160,10 +161,11 @@ export async function serveHttps(
   handler: EdgeHandler,
 ): Promise<RunningServer> {
   const log: Logger = getLogger("org.forgerock.openig.tls.HttpsConnector");
+  const node = await loadNodeTls();
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const hostname = opts.hostname ?? "0.0.0.0";
   const certificates = new Map<string, ClientCertificate[]>();
-  const server = tls.createServer(tlsOptions.serverOptions());
+  const server = node.tls.createServer(tlsOptions.serverOptions());
   let listener: TlsListener | null = null;
   server.on("connection", (sock: net.Socket) => {
     // From accept on: the handshake's flights (and session tickets) are several writes,

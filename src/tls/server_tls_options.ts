@@ -3,7 +3,8 @@
  * admin.json — which certificate each server name gets, whether and how clients
  * authenticate, which protocol versions and ALPN protocols are offered.
  */
-import * as tls from "node:tls";
+import type * as tls from "node:tls";
+import { loadNodeTls, nodeTls } from "../lazy_imports.ts";
 import type { ConfigNode } from "../heap/config_node.ts";
 import type { HeapType } from "../heap/heap_type.ts";
 import type { Logger } from "../logging/log.ts";
@@ -190,7 +191,7 @@ export class ServerTlsOptions {
 
   /** A TLS context for an identity, with the client-certificate roots when clients authenticate. */
   makeContext(identity: TlsIdentity): tls.SecureContext {
-    return tls.createSecureContext({
+    return nodeTls().tls.createSecureContext({
       key: identity.keyPem,
       cert: identity.certificatePem,
       ...(this.clientAuth === "NONE" ? {} : { ca: rootsFor(this.#anchors) }),
@@ -265,6 +266,7 @@ export const serverTlsOptionsType: HeapType<ServerTlsOptions> = {
   name: "ServerTlsOptions",
   kind: "ServerTlsOptions",
   async create(config, heap, info) {
+    await loadNodeTls(); // TLS contexts are made synchronously from here on
     const log = heap.logger("org.forgerock.openig.tls.ServerTlsOptions");
     const kmNode = config.get("keyManager");
     const sniNode = config.get("sni");

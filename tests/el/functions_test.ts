@@ -1,6 +1,11 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { type Bindings, compile } from "../../src/el/expression.ts";
-import { functions, nowBinding, parseProperties } from "../../src/el/functions.ts";
+import {
+  elFunctionsReady,
+  functions,
+  nowBinding,
+  parseProperties,
+} from "../../src/el/functions.ts";
 import { EL_CALL, EL_GET } from "../../src/el/protocol.ts";
 import { ElInstant } from "../../src/el/instant.ts";
 import { FakeHeaders, FakeMultiMap } from "./fixtures.ts";
@@ -277,7 +282,10 @@ QmFzvv0Wpmv2eUwB5TufJAIgd3Ghi09zBXLd9xVumOryNJ2/diRF/REiiaGAmRAh
 SsU=
 -----END CERTIFICATE-----`;
 
-Deno.test("pemCertificate parses a certificate or gives null", () => {
+Deno.test("pemCertificate parses a certificate or gives null", async () => {
+  // node:crypto loads once an expression calling pemCertificate() is compiled
+  compile("${pemCertificate(p)}");
+  await elFunctionsReady();
   const b = { p: PEM };
   equal(ev("${pemCertificate(p).subjectDN}", b), "CN=ig.example");
   equal(ev("${pemCertificate(p).issuerDN}", b), "CN=ig.example");

@@ -3,7 +3,11 @@ import { FormatError, PasswordError } from "../../src/secrets/formats/errors.ts"
 import { readJks } from "../../src/secrets/formats/jks.ts";
 import { type KeyStoreEntry, readKeyStore } from "../../src/secrets/formats/keystore.ts";
 import { readPkcs12 } from "../../src/secrets/formats/pkcs12.ts";
+import { loadNodeCrypto } from "../../src/lazy_imports.ts";
 import { expected, FIX, javaDump, PASSWORDS, sha256 } from "./helpers.ts";
+
+// The readers run under entry points that load node:crypto first (src/lazy_imports.ts).
+await loadNodeCrypto();
 
 const file = (name: string) => Deno.readFileSync(`${FIX}${name}`);
 

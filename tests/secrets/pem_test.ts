@@ -1,7 +1,11 @@
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import { FormatError, PasswordError, UnsupportedError } from "../../src/secrets/formats/errors.ts";
 import { parsePemBlocks, readPem } from "../../src/secrets/formats/pem.ts";
+import { loadNodeCrypto } from "../../src/lazy_imports.ts";
 import { expected, FIX, hex, PASSWORDS, sha256 } from "./helpers.ts";
+
+// The readers run under entry points that load node:crypto first (src/lazy_imports.ts).
+await loadNodeCrypto();
 
 const pem = (name: string) => Deno.readTextFileSync(`${FIX}pem/${name}`);
 

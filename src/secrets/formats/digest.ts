@@ -4,9 +4,10 @@
  * Those derivations hash a 16–32 byte value tens of thousands of times; node:crypto's
  * createHash costs about 2 µs per call under Deno, which makes a legacy PKCS#12 file take
  * seconds to open. SHA-1, SHA-256 and MD5 are therefore written out here (FIPS 180-4,
- * RFC 1321); the rarer SHA-224/384/512 go through node:crypto.
+ * RFC 1321); the rarer SHA-224/384/512 go through node:crypto, which the callers (keystore
+ * and PEM readers) have loaded (src/lazy_imports.ts).
  */
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../../lazy_imports.ts";
 
 /** Digest names as used by the key derivations (node:crypto spelling). */
 export type DigestName = "md5" | "sha1" | "sha224" | "sha256" | "sha384" | "sha512";
@@ -41,7 +42,7 @@ export function digest(name: DigestName, ...parts: Uint8Array[]): Uint8Array {
     case "md5":
       return md5(join(parts));
     default: {
-      const h = createHash(name);
+      const h = nodeCrypto().createHash(name);
       for (const p of parts) h.update(p);
       return new Uint8Array(h.digest());
     }

@@ -3,7 +3,7 @@
  * public keys, raw bytes for symmetric keys) and its import into Web Crypto for a JWA
  * algorithm. The TLS layer takes `.pem`; JWT and session code take `importKey(alg)`.
  */
-import { createPrivateKey, createPublicKey } from "node:crypto";
+import { nodeCrypto } from "../../lazy_imports.ts";
 import {
   bitString,
   DerError,
@@ -265,6 +265,7 @@ export class PrivateKeyMaterial {
     if (!this.#publicKey) {
       let spki: Uint8Array;
       try {
+        const { createPrivateKey, createPublicKey } = nodeCrypto();
         const key = createPrivateKey({
           key: Buffer.from(this.pkcs8),
           format: "der",

@@ -5,7 +5,7 @@
  * PBEWithMD5AndTripleDES (JCEKS). Everything is synchronous: node:crypto for AES, 3DES
  * and PBKDF2, our own RC2 and digests for the rest.
  */
-import { createDecipheriv, pbkdf2Sync, scryptSync } from "node:crypto";
+import { nodeCrypto } from "../../lazy_imports.ts";
 import { concat, DerError, type DerNode, parseDer, Tag } from "./der.ts";
 import { digestBlockLength, digestLength, type DigestName, iteratedDigest } from "./digest.ts";
 import { FormatError, PasswordError, UnsupportedError } from "./errors.ts";
@@ -71,7 +71,7 @@ function decipher(
   data: Uint8Array,
 ): Uint8Array {
   try {
-    const d = createDecipheriv(cipher, key, iv);
+    const d = nodeCrypto().createDecipheriv(cipher, key, iv);
     return new Uint8Array(concat(new Uint8Array(d.update(data)), new Uint8Array(d.final())));
   } catch (e) {
     throw new PasswordError("decryption failed (wrong password or corrupted data)", { cause: e });
@@ -202,7 +202,7 @@ function pbes2(params: DerNode, password: string, data: Uint8Array): Uint8Array 
           prf = name;
         }
       }
-      key = new Uint8Array(pbkdf2Sync(pw, salt, iterations, keyLength, prf));
+      key = new Uint8Array(nodeCrypto().pbkdf2Sync(pw, salt, iterations, keyLength, prf));
       break;
     }
     case OID.scrypt: {
@@ -210,12 +210,14 @@ function pbes2(params: DerNode, password: string, data: Uint8Array): Uint8Array 
       const [salt, cost, blockSize, parallel] = p;
       const keyLength = p[4]?.number() ?? cipher.keyLength;
       const N = cost.number(), r = blockSize.number();
-      key = new Uint8Array(scryptSync(pw, salt.octets(), keyLength, {
-        N,
-        r,
-        p: parallel.number(),
-        maxmem: 256 * N * r + (1 << 20),
-      }));
+      key = new Uint8Array(
+        nodeCrypto().scryptSync(pw, salt.octets(), keyLength, {
+          N,
+          r,
+          p: parallel.number(),
+          maxmem: 256 * N * r + (1 << 20),
+        }),
+      );
       break;
     }
     default:

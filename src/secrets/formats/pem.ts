@@ -3,7 +3,7 @@
  * (PKCS#8, encrypted PKCS#8, PKCS#1 RSA with or without legacy `DEK-Info` encryption,
  * SEC1 EC), public keys, certificates (leaf first) and ForgeRock's raw secret blocks.
  */
-import { createDecipheriv } from "node:crypto";
+import { nodeCrypto } from "../../lazy_imports.ts";
 import { concat, DerError, parseDer } from "./der.ts";
 import { digest } from "./digest.ts";
 import { FormatError, PasswordError, UnsupportedError } from "./errors.ts";
@@ -188,7 +188,7 @@ function legacyDecrypt(block: PemBlock, password: string | undefined): Uint8Arra
   if (cipher.des) key = concat(key, key, key);
   let plain: Uint8Array;
   try {
-    const d = createDecipheriv(cipher.name, key, iv);
+    const d = nodeCrypto().createDecipheriv(cipher.name, key, iv);
     plain = concat(new Uint8Array(d.update(block.der)), new Uint8Array(d.final()));
     parseDer(plain);
   } catch {

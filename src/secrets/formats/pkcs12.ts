@@ -4,7 +4,7 @@
  * (shrouded or plain keys, keytool's secret-key bags, certificates) joined into
  * entries by `localKeyID`.
  */
-import { createHmac } from "node:crypto";
+import { nodeCrypto } from "../../lazy_imports.ts";
 import { concat, DerError, type DerNode, parseDer, Tag } from "./der.ts";
 import type { DigestName } from "./digest.ts";
 import { EntryPasswordError, FormatError, PasswordError, UnsupportedError } from "./errors.ts";
@@ -127,7 +127,7 @@ function verifyMac(macData: DerNode, authSafe: Uint8Array, password: string): vo
   const want = expected.octets();
   const tryPassword = (pw: Uint8Array) => {
     const key = pkcs12Kdf(hash, pw, salt, 3, iterations, want.length);
-    const mac = new Uint8Array(createHmac(hash, key).update(authSafe).digest());
+    const mac = new Uint8Array(nodeCrypto().createHmac(hash, key).update(authSafe).digest());
     return bytesEqual(mac, want);
   };
   // An empty password is written either as 00 00 (Java, RFC 7292) or as nothing (some tools).

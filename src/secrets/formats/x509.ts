@@ -3,8 +3,8 @@
  * key, key usage, basic constraints, subject alternative names), the DER and PEM, and
  * fingerprints in openssl's notation.
  */
-import { createHash } from "node:crypto";
 import { DerError, type DerNode, parseDer, Tag } from "./der.ts";
+import { sha1, sha256 } from "./digest.ts";
 import { FormatError } from "./errors.ts";
 import { pemArmor, PublicKeyMaterial } from "./keys.ts";
 import { OID } from "./oids.ts";
@@ -154,7 +154,8 @@ export class Certificate {
   fingerprint(hash: "sha1" | "sha256" = "sha256"): string {
     let f = this.#fingerprints.get(hash);
     if (!f) {
-      f = hex(createHash(hash).update(this.der).digest()).toUpperCase().match(/../g)!.join(":");
+      const d = hash === "sha1" ? sha1(this.der) : sha256(this.der);
+      f = hex(d).toUpperCase().match(/../g)!.join(":");
       this.#fingerprints.set(hash, f);
     }
     return f;
