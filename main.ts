@@ -1,6 +1,6 @@
-import { parseArgs } from "node:util";
+import { parseArgs } from "./src/cli_args.ts";
 import { registry } from "./src/registry.ts";
-import { Gateway } from "./src/instance/gateway.ts";
+import { Gateway, type GatewayOptions } from "./src/instance/gateway.ts";
 import { layoutOf, resolveInstanceDir } from "./src/instance/layout.ts";
 import { readPidFile } from "./src/instance/pid_file.ts";
 import { setSystemProperty } from "./src/instance/properties.ts";
@@ -9,6 +9,7 @@ import { closeLogFiles } from "./src/logging/log.ts";
 import { VERSION } from "./src/version.ts";
 import { gatewayExtensions } from "./src/extensions.ts";
 import { loadExtraTypes } from "./src/extensions_loader.ts";
+import { isUnitWorker, runUnit } from "./src/instance/units_worker.ts";
 
 const HELP = `ig ${VERSION}: an identity gateway that runs IG 2023.11 configurations
 
@@ -107,13 +108,11 @@ async function start(dir: string): Promise<number> {
   Deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));
   let gw: Gateway;
   try {
-    // Heap types from <instance>/extra/ (IG's folder for extensions) join the built-in ones.
-    const types = await loadExtraTypes(
-      dir,
-      registry,
-      (file, names) => console.log(`ig: loaded ${names.join(", ")} from ${file}`),
-    );
-    gw = await Gateway.start({ dir, registry: types, ...gatewayExtensions });
+    gw = await Gateway.start({
+      ...await gatewayOptions(dir, (m) => console.log(m)),
+      // admin.json gatewayUnits > 1: the other units are Workers running this module.
+      unitEntry: import.meta.url,
+    });
   } catch (e) {
     const msg = e instanceof ConfigError ? e.message : (e as Error)?.message ?? String(e);
     console.error(`ig: cannot start the instance ${dir}: ${msg}`);
@@ -137,6 +136,18 @@ async function start(dir: string): Promise<number> {
   return 0;
 }
 
+/** What Gateway.start needs besides the directory, in the main isolate and in unit workers. */
+async function gatewayOptions(dir: string, say: (m: string) => void): Promise<GatewayOptions> {
+  // Heap types from <instance>/extra/ (IG's folder for extensions) join the built-in ones.
+  const types = await loadExtraTypes(
+    dir,
+    registry,
+    (file, names) => say(`ig: loaded ${names.join(", ")} from ${file}`),
+  );
+  return { dir, registry: types, ...gatewayExtensions };
+}
+
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  if (isUnitWorker()) runUnit((dir) => gatewayOptions(dir, () => {}));
+  else Deno.exit(await main(Deno.args));
 }

@@ -1,9 +1,8 @@
 /**
  * Bench contender: the gateway's edge (src/http/server.ts) and client (src/http/client.ts)
  * with nothing between them: no router, no contexts, no heap. The port is opened with
- * SO_REUSEPORT (needs --unstable-net), so several copies — processes, or the Workers of
- * units_worker.ts, which see the same Deno.args — share it, one isolate per core.
- * Usage: deno run -A --unstable-net scripts/bench/bare_proxy.ts PORT BACKEND_URL
+ * SO_REUSEPORT (deno.json enables --unstable-net), so several copies can share it.
+ * Usage: deno run -A scripts/bench/bare_proxy.ts PORT BACKEND_URL
  */
 import { HttpClient } from "../../src/http/client.ts";
 import { serve } from "../../src/http/server.ts";

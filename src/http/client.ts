@@ -14,8 +14,9 @@ import type { MutableUri } from "./uri.ts";
 import {
   type BodySource,
   ChunkedBody,
-  concat,
   contentLength,
+  copyBytes,
+  EMPTY_BYTES,
   fieldLines,
   FixedBody,
   type Framing,
@@ -184,6 +185,15 @@ interface Endpoint {
   proxy: { host: string; port: number; auth: string | null } | null;
 }
 
+/** A cached plain-HTTP endpoint without proxy, with the URI parts it was found for. */
+interface PlainEndpoint {
+  ep: Endpoint;
+  pool: Pool;
+  scheme: string | null;
+  host: string | null;
+  port: number;
+}
+
 /** One backend connection. */
 class PooledConn {
   uses = 0;
@@ -192,6 +202,10 @@ class PooledConn {
   counted = true;
   readonly born = Date.now();
   constructor(readonly wire: Wire, readonly pool: Pool) {}
+  /** Ends of the read kept pending while idle: the backend closed or broke the connection. */
+  readonly idleReadEnded = (): void => {
+    if (this.idle) this.pool.drop(this);
+  };
 }
 
 /** Waiting for a connection. */
@@ -290,13 +304,11 @@ class Pool {
     c.wire.deadline = c.wire.hardDeadline;
     this.idle.push(c);
     // A read kept pending while idle notices the backend closing the connection.
-    c.wire.readAhead().then(
-      () => c.idle && this.#drop(c),
-      () => c.idle && this.#drop(c),
-    );
+    c.wire.readAhead().then(c.idleReadEnded, c.idleReadEnded);
   }
 
-  #drop(c: PooledConn): void {
+  /** Removes an idle connection from the pool and closes it. */
+  drop(c: PooledConn): void {
     const i = this.idle.indexOf(c);
     if (i >= 0) this.idle.splice(i, 1);
     this.discard(c);
@@ -360,7 +372,7 @@ function outBody(req: HttpRequest): OutBody {
   const declared = e.declaredLength;
   const s = e.stream();
   if (s === null) {
-    return { bytes: new Uint8Array(0), stream: null, framing: { kind: "length", length: 0 } };
+    return { bytes: EMPTY_BYTES, stream: null, framing: { kind: "length", length: 0 } };
   }
   if (s instanceof Uint8Array) {
     return { bytes: s, stream: null, framing: { kind: "length", length: s.byteLength } };
@@ -391,7 +403,8 @@ function isReset(e: unknown): boolean {
 export class HttpClient {
   readonly options: ClientOptions;
   readonly #pools = new Map<string, Pool>();
-  readonly #plain = new Map<string, { ep: Endpoint; pool: Pool }>();
+  readonly #plain = new Map<string, PlainEndpoint>();
+  #last: PlainEndpoint | null = null;
   readonly #tunnels = new Set<Wire>();
   closed = false;
 
@@ -560,7 +573,7 @@ export class HttpClient {
   }
 
   /** The request head for a backend. */
-  #head(req: HttpRequest, ep: Endpoint, body: OutBody, extra: string): Uint8Array {
+  #head(req: HttpRequest, ep: Endpoint, body: OutBody, extra: string): string {
     const uri = req.uri;
     const target = ep.proxy && !ep.secure ? absoluteTarget(uri) : uri.pathAndQuery;
     let host: string;
@@ -582,7 +595,7 @@ export class HttpClient {
       head += `Content-Length: ${f.length}\r\n`;
     }
     if (!this.options.reuseConnections) head += "Connection: close\r\n";
-    return latin1Bytes(head + extra + "\r\n");
+    return head + extra + "\r\n";
   }
 
   /**
@@ -591,10 +604,22 @@ export class HttpClient {
    */
   async send(req: HttpRequest, opts: SendOptions = {}): Promise<HttpResponse> {
     if (this.closed) throw new Error("client is closed");
-    // Plain-HTTP endpoints without a proxy are cached: no per-request lookup work.
+    // Plain-HTTP endpoints without a proxy are cached: no per-request lookup work, and
+    // none at all when the request goes where the previous one went.
     const uri = req.uri;
-    const fastKey = this.options.proxy ? null : `${uri.scheme}://${uri.host}:${uri.port}`;
-    let cached = fastKey === null ? undefined : this.#plain.get(fastKey);
+    const last = this.#last;
+    let cached: PlainEndpoint | undefined;
+    let fastKey: string | null = null;
+    if (
+      last !== null && last.host === uri.host && last.port === uri.port &&
+      last.scheme === uri.scheme
+    ) {
+      cached = last;
+    } else {
+      fastKey = this.options.proxy ? null : `${uri.scheme}://${uri.host}:${uri.port}`;
+      cached = fastKey === null ? undefined : this.#plain.get(fastKey);
+      if (cached) this.#last = cached;
+    }
     if (!cached) {
       let ep: Endpoint;
       try {
@@ -603,9 +628,10 @@ export class HttpClient {
         if (e instanceof BackendError) e.requestSent = false;
         throw e;
       }
-      cached = { ep, pool: this.#pool(ep) };
+      cached = { ep, pool: this.#pool(ep), scheme: uri.scheme, host: uri.host, port: uri.port };
       if (fastKey !== null && !ep.secure && this.#plain.size < 1024) {
         this.#plain.set(fastKey, cached);
+        this.#last = cached;
       }
     }
     const { ep, pool } = cached;
@@ -626,7 +652,7 @@ export class HttpClient {
         }
       }
       const signal = opts.signal;
-      const onAbort = signal ? () => conn!.pool.discard(conn!) : null;
+      const exchanges = signal ? exchangesOf(signal) : null;
       if (signal) {
         if (signal.aborted) {
           conn.pool.release(conn);
@@ -636,7 +662,7 @@ export class HttpClient {
             "the client left before the request was sent",
           );
         }
-        signal.addEventListener("abort", onAbort!, { once: true });
+        exchanges!.add(conn);
       }
       try {
         return await this.#exchange(conn, ep, head, body, req.method, opts);
@@ -658,7 +684,7 @@ export class HttpClient {
         }
         throw e;
       } finally {
-        signal?.removeEventListener("abort", onAbort!);
+        exchanges?.delete(conn);
       }
     }
   }
@@ -666,7 +692,7 @@ export class HttpClient {
   async #exchange(
     conn: PooledConn,
     ep: Endpoint,
-    head: Uint8Array,
+    head: string,
     body: OutBody,
     method: string,
     opts: SendOptions,
@@ -678,7 +704,7 @@ export class HttpClient {
     let pumpDone = true;
     try {
       if (body.stream) {
-        await wire.write(head);
+        await wire.writeHead(head);
         pumpDone = false;
         void writeStream(wire, body.stream, body.framing).then(
           () => {
@@ -691,8 +717,7 @@ export class HttpClient {
           },
         );
       } else {
-        const bytes = body.bytes!;
-        await wire.write(bytes.byteLength > 0 ? concat([head, bytes]) : head);
+        await wire.writeHead(head, body.bytes);
       }
     } catch (e) {
       conn.pool.discard(conn);
@@ -769,7 +794,7 @@ export class HttpClient {
         length = contentLength(headers.get("content-length"));
         if (length > 0 && wire.available >= length) {
           // The whole body came with the head: no stream, and the connection is free at once.
-          bufferedBody = wire.buf.slice(wire.r, wire.r + length);
+          bufferedBody = copyBytes(wire.buf.subarray(wire.r, wire.r + length));
           wire.r += length;
         } else if (length > 0) src = new FixedBody(wire, length);
         else if (length < 0) {
@@ -788,7 +813,10 @@ export class HttpClient {
       headers.put("Content-Length", declaredLength);
     }
 
-    const resp = new HttpResponse(status, { headers });
+    const resp = new HttpResponse(status, {
+      headers,
+      entity: new Entity(bufferedBody ?? EMPTY_BYTES),
+    });
     const finish = () => {
       if (!reusable) {
         conn.pool.discard(conn);
@@ -800,7 +828,6 @@ export class HttpClient {
       else conn.pool.discard(conn);
     };
     if (src === null) {
-      if (bufferedBody) resp.entity = new Entity(bufferedBody);
       finish();
       return resp;
     }
@@ -875,7 +902,7 @@ export class HttpClient {
       `Connection: Upgrade\r\nUpgrade: ${upgrade}\r\n`,
     );
     try {
-      await wire.write(head);
+      await wire.writeHead(head);
       let status: Status;
       let headers: HeaderMap;
       for (;;) {
@@ -930,9 +957,30 @@ export class HttpClient {
     for (const p of this.#pools.values()) p.close();
     this.#pools.clear();
     this.#plain.clear();
+    this.#last = null;
     for (const w of this.#tunnels) w.close();
     return Promise.resolve();
   }
+}
+
+/**
+ * The connections of the exchanges a signal may cancel. The edge gives all the requests
+ * of a client connection the same signal, so one listener per signal (not per request)
+ * closes whichever backend connections are in use when it aborts.
+ */
+const signalled = new WeakMap<AbortSignal, Set<PooledConn>>();
+
+function exchangesOf(signal: AbortSignal): Set<PooledConn> {
+  let set = signalled.get(signal);
+  if (!set) {
+    const conns = set = new Set();
+    signal.addEventListener("abort", () => {
+      for (const c of conns) c.pool.discard(c);
+      conns.clear();
+    }, { once: true });
+    signalled.set(signal, set);
+  }
+  return set;
 }
 
 function absoluteTarget(uri: MutableUri): string {

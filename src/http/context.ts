@@ -15,9 +15,14 @@ export function newRequestId(): string {
  * (the leaf) and `contexts.<name>` (the nearest of that name).
  */
 export class Context {
-  readonly id: string;
+  #id: string | undefined;
   constructor(readonly contextName: string, readonly parent: Context | null, id?: string) {
-    this.id = id ?? newRequestId();
+    this.#id = id;
+  }
+
+  /** This context's unique id, made when first asked for (most are never read). */
+  get id(): string {
+    return this.#id ??= newRequestId();
   }
 
   get rootContext(): Context {

@@ -1,12 +1,22 @@
 import { EL_CALL, EL_GET, EL_KEYS, EL_SET } from "../el/protocol.ts";
 
+/** One header: the spelling its name was first given in, and its values. */
+class Field {
+  constructor(
+    readonly name: string,
+    public values: string[],
+    /** The name is known to be an RFC 9110 token (it was parsed off the wire). */
+    readonly token = false,
+  ) {}
+}
+
 /**
  * A case-insensitive multi-map of HTTP headers that keeps each value separately (so
  * Set-Cookie values never merge) and remembers the spelling a name was first given in.
  */
 export class HeaderMap {
-  // lower-case name -> [display name, values]
-  #map = new Map<string, [string, string[]]>();
+  // lower-case name -> field
+  #map = new Map<string, Field>();
 
   /** Builds a map from web Headers (Set-Cookie kept separate) or name/value pairs. */
   static from(init?: Headers | Iterable<[string, string]>): HeaderMap {
@@ -26,12 +36,12 @@ export class HeaderMap {
 
   /** All values of a header, or null when absent. */
   get(name: string): string[] | null {
-    return this.#map.get(name.toLowerCase())?.[1] ?? null;
+    return this.#map.get(name.toLowerCase())?.values ?? null;
   }
 
   /** The first value of a header, or null. */
   getFirst(name: string): string | null {
-    return this.#map.get(name.toLowerCase())?.[1][0] ?? null;
+    return this.#map.get(name.toLowerCase())?.values[0] ?? null;
   }
 
   has(name: string): boolean {
@@ -45,16 +55,29 @@ export class HeaderMap {
       this.remove(name);
       return;
     }
-    this.#map.set(name.toLowerCase(), [name, list]);
+    this.#map.set(name.toLowerCase(), new Field(name, list));
   }
 
   /** Appends one value (or several) to a header. */
   add(name: string, value: string | readonly string[]): void {
     const key = name.toLowerCase();
-    const entry = this.#map.get(key);
-    const more = typeof value === "string" ? [value] : value;
-    if (entry) entry[1].push(...more);
-    else if (more.length > 0) this.#map.set(key, [name, [...more]]);
+    const field = this.#map.get(key);
+    if (typeof value === "string") {
+      if (field) field.values.push(value);
+      else this.#map.set(key, new Field(name, [value]));
+    } else if (field) field.values.push(...value);
+    else if (value.length > 0) this.#map.set(key, new Field(name, [...value]));
+  }
+
+  /**
+   * Appends a value received on the wire, whose name the parser checked is a token
+   * (so serialising it again skips that check).
+   */
+  addReceived(name: string, value: string): void {
+    const key = name.toLowerCase();
+    const field = this.#map.get(key);
+    if (field) field.values.push(value);
+    else this.#map.set(key, new Field(name, [value], true));
   }
 
   /** Removes a header; returns whether it was present. */
@@ -68,7 +91,15 @@ export class HeaderMap {
 
   /** [display name, values] for each header, in insertion order. */
   *entries(): IterableIterator<[string, string[]]> {
-    for (const [name, values] of this.#map.values()) yield [name, values];
+    for (const f of this.#map.values()) yield [f.name, f.values];
+  }
+
+  /**
+   * Calls fn for each header in insertion order, with its lower-case name and whether
+   * the name is known to be a token (no copies are made).
+   */
+  forEach(fn: (values: string[], name: string, lower: string, token: boolean) => void): void {
+    for (const [lower, f] of this.#map) fn(f.values, f.name, lower, f.token);
   }
 
   /** Lower-case names. */
@@ -78,15 +109,17 @@ export class HeaderMap {
 
   clone(): HeaderMap {
     const h = new HeaderMap();
-    for (const [name, values] of this.entries()) h.put(name, values);
+    for (const [lower, f] of this.#map) {
+      h.#map.set(lower, new Field(f.name, [...f.values], f.token));
+    }
     return h;
   }
 
   /** Web Headers for the edges: values of one name are appended one by one. */
   toHeaders(): Headers {
     const h = new Headers();
-    for (const [name, values] of this.#map.values()) {
-      for (const v of values) h.append(name, v);
+    for (const f of this.#map.values()) {
+      for (const v of f.values) h.append(f.name, v);
     }
     return h;
   }
@@ -94,7 +127,7 @@ export class HeaderMap {
   /** A plain JSON view (capture logs, scripts). */
   toJSON(): Record<string, string[]> {
     const o: Record<string, string[]> = {};
-    for (const [name, values] of this.#map.values()) o[name] = values;
+    for (const f of this.#map.values()) o[f.name] = f.values;
     return o;
   }
 
@@ -103,7 +136,7 @@ export class HeaderMap {
   }
 
   [EL_KEYS](): Iterable<string> {
-    return [...this.#map.values()].map(([n]) => n);
+    return [...this.#map.values()].map((f) => f.name);
   }
 
   [EL_SET](key: string, value: unknown): boolean {
@@ -128,7 +161,7 @@ export class HeaderMap {
       case "size":
         return this.size;
       case "keySet":
-        return [...this.#map.values()].map(([n]) => n);
+        return [...this.#map.values()].map((f) => f.name);
       default:
         return undefined;
     }

@@ -15,8 +15,9 @@ import {
   BAD_FIELD_VALUE,
   type BodySource,
   ChunkedBody,
-  concat,
   contentLength,
+  copyBytes,
+  EMPTY_BYTES,
   fieldLines,
   FixedBody,
   type Framing,
@@ -141,6 +142,8 @@ interface Connection {
   wire: Wire;
   /** True while waiting for a request (safe to close at shutdown). */
   idle: boolean;
+  /** Whether the client has gone, for the requests of this connection. */
+  departure: Departure | null;
 }
 
 /** Shared state of a connector. */
@@ -256,7 +259,7 @@ async function acceptLoop(listener: Deno.Listener, state: Connector): Promise<vo
 
 async function handleConnection(conn: Deno.Conn, state: Connector): Promise<void> {
   const wire = new Wire(conn);
-  const c: Connection = { wire, idle: true };
+  const c: Connection = { wire, idle: true, departure: null };
   state.conns.add(c);
   try {
     if ((conn as Deno.TcpConn).setNoDelay) (conn as Deno.TcpConn).setNoDelay(true);
@@ -376,7 +379,7 @@ function parseRequest(text: string, wire: Wire, state: Connector): Parsed | numb
   } else if (length > 0) {
     if (wire.available >= length) {
       // Already received with the head: no stream needed.
-      entity = new Entity(wire.buf.slice(wire.r, wire.r + length));
+      entity = new Entity(copyBytes(wire.buf.subarray(wire.r, wire.r + length)));
       wire.r += length;
     } else {
       body = new LimitedBody(new FixedBody(wire, length), limits.maxBodySize);
@@ -397,7 +400,7 @@ function parseRequest(text: string, wire: Wire, state: Connector): Parsed | numb
       length,
     );
   }
-  entity ??= new Entity(null);
+  entity ??= new Entity(EMPTY_BYTES);
   const req = new HttpRequest({ method, uri, version, headers, entity });
   return { req, body, keepAlive, http10 };
 }
@@ -440,8 +443,16 @@ async function serveHttp1(c: Connection, baseInfo: ClientInfo, state: Connector)
       return;
     }
     const { req, body } = parsed;
-    const info = { ...baseInfo, userAgent: req.headers.getFirst("user-agent") };
-    if (!body) watchDeparture(req, wire);
+    const info: ClientInfo = {
+      remoteAddress: baseInfo.remoteAddress,
+      remotePort: baseInfo.remotePort,
+      localAddress: baseInfo.localAddress,
+      localPort: baseInfo.localPort,
+      isSecure: baseInfo.isSecure,
+      certificates: baseInfo.certificates,
+      userAgent: req.headers.getFirst("user-agent"),
+    };
+    if (!body) watchDeparture(req, c);
     state.inFlight++;
     let counted = true;
     const done = () => {
@@ -476,7 +487,7 @@ async function serveHttp1(c: Connection, baseInfo: ClientInfo, state: Connector)
             fieldLines(resp.headers, CONNECTION_FIELDS) +
             `connection: Upgrade\r\nupgrade: ${upgrade}\r\n\r\n`;
           try {
-            await wire.write(latin1Bytes(head));
+            await wire.writeHead(head);
           } catch (e) {
             tunnel.wire.close();
             throw e;
@@ -497,7 +508,11 @@ async function serveHttp1(c: Connection, baseInfo: ClientInfo, state: Connector)
   }
 }
 
-/** Who is waiting for a signal that the client of a request has gone. */
+/**
+ * Who is waiting for a signal that the client of a connection has gone. One per
+ * connection, shared by its requests: the signal only ever aborts when the connection
+ * ends, after which no request of it is left to serve.
+ */
 class Departure {
   ac: AbortController | null = null;
   gone = false;
@@ -514,16 +529,17 @@ const departures = new WeakMap<HttpRequest, Departure>();
  * next request needs is started now, and its end of stream means the client left.
  * Data instead (a pipelined request) stays buffered for the next round.
  */
-function watchDeparture(req: HttpRequest, wire: Wire): void {
-  const d = new Departure();
+function watchDeparture(req: HttpRequest, c: Connection): void {
+  const d = c.departure ??= new Departure();
   departures.set(req, d);
-  wire.readAhead().then((n) => n === null && d.leave(), () => d.leave());
+  c.wire.readAhead().then((n) => n === null && d.leave(), () => d.leave());
 }
 
 /**
  * A signal that aborts when the client that sent this request closes its connection
  * before the response (bad-input.md §4: a client that leaves cancels the backend call).
- * Undefined for requests whose departure is not watched (bodies still being read).
+ * Undefined for requests whose departure is not watched (bodies still being read). The
+ * requests of one connection get the same signal.
  */
 export function clientGone(req: HttpRequest): AbortSignal | undefined {
   const d = departures.get(req);
@@ -598,15 +614,11 @@ export async function writeResponse(
   if (!keepAlive) head += "connection: close\r\n";
   else if (http10) head += "connection: keep-alive\r\n";
   head += "\r\n";
-  const headBytes = latin1Bytes(head);
   if (stream) {
-    await wire.write(headBytes);
+    await wire.writeHead(head);
     await writeStream(wire, stream, framing, () => resp.trailers);
-  } else if (bytes && bytes.byteLength > 0) {
-    await wire.write(bytes.byteLength <= 64 * 1024 ? concat([headBytes, bytes]) : headBytes);
-    if (bytes.byteLength > 64 * 1024) await wire.write(bytes);
   } else {
-    await wire.write(headBytes);
+    await wire.writeHead(head, bytes);
   }
   return keepAlive;
 }

@@ -27,11 +27,16 @@ import { setElWarningHandler } from "../el/expression.ts";
 import { ensureLayout, type InstanceLayout, layoutOf } from "./layout.ts";
 import { parseConfigJson } from "./json.ts";
 import { removePidFile, writePidFile } from "./pid_file.ts";
+import { canSharePorts, Units } from "./units.ts";
+import { SessionHub } from "./units_sessions.ts";
+import { createSharedNonceBuffer, useSharedNonceTable } from "../identity/nonce_store.ts";
+import { shareInMemorySessions } from "../session/in_memory_session.ts";
 import {
   envBinding,
   evaluateProperties,
   loadSystemPropertiesFromEnv,
   resolveConfigTokens,
+  setSystemProperty,
   systemBinding,
   tokenLookup,
 } from "./properties.ts";
@@ -107,13 +112,32 @@ export interface GatewayOptions {
   /** Factory for the default in-memory session manager. */
   inMemorySessions?: (node: ConfigNode, heap: Heap) => SessionManager | Promise<SessionManager>;
   console?: boolean;
+  /**
+   * The module a unit worker runs (main.ts): with it, admin.json gatewayUnits above 1
+   * starts that many units; without it (a gateway inside tests) one unit runs.
+   */
+  unitEntry?: string | URL;
+  /** Set inside a unit worker: which unit this is, and the ports unit 0 listens on. */
+  unit?: { index: number; count: number; ports: number[]; startedAt: number };
 }
+
+/**
+ * The default of admin.json gatewayUnits. IG's default is the number of CPU cores; ours
+ * is 1 (README, "Throughput and gatewayUnits").
+ */
+export const DEFAULT_GATEWAY_UNITS = 1;
 
 /** A running gateway: its heaps, connectors and PID file. */
 export class Gateway {
   #servers: RunningServer[] = [];
   #heaps: Heap[] = [];
   #pidFile: string | null = null;
+  /** Units wanted (admin.json gatewayUnits) and, in the main isolate, the other units. */
+  #unitCount = 1;
+  #units: Units | null = null;
+  #hub: SessionHub | null = null;
+  #nonces: SharedArrayBuffer | null = null;
+  #startedAt = Date.now();
   readonly log: Logger = getLogger("org.forgerock.openig.launcher.Launcher");
 
   private constructor(readonly layout: InstanceLayout) {}
@@ -152,12 +176,30 @@ export class Gateway {
     setElWarningHandler((m) => elLog.warn(m));
     try {
       await gw.#load(opts);
+      if (gw.#unitCount > 1 && !opts.unit) {
+        gw.#units = await Units.start(
+          opts.unitEntry!,
+          {
+            count: gw.#unitCount,
+            dir: layout.dir,
+            ports: gw.ports,
+            startedAt: gw.#startedAt,
+            systemProperties: systemBinding(),
+            nonces: gw.#nonces!,
+          },
+          gw.#hub!,
+          gw.log,
+        );
+      }
     } catch (e) {
       await gw.stop(0);
       throw e;
     }
-    const ms = Math.round(performance.now() - t0);
-    gw.log.info(`started in ${ms}ms on ports : [${gw.ports.join(" ")}]`);
+    // Once, from the main isolate, when every unit listens.
+    if (!opts.unit) {
+      const ms = Math.round(performance.now() - t0);
+      gw.log.info(`started in ${ms}ms on ports : [${gw.ports.join(" ")}]`);
+    }
     return gw;
   }
 
@@ -214,6 +256,8 @@ export class Gateway {
 
   async #load(opts: GatewayOptions): Promise<void> {
     const warn = (m: string) => this.log.warn(m);
+    // Which unit loads this configuration: &{ig.gateway.unit} (0 in the main isolate).
+    setSystemProperty("ig.gateway.unit", String(opts.unit?.index ?? 0));
     // admin.json: connectors, mode, prefix, PID file, session defaults.
     const admin = this.#readJson("admin.json", { connectors: [{ port: 8080 }] });
     const { root: a, heap: adminHeap } = this.#newHeap(opts.registry, admin.file, admin.json, warn);
@@ -232,10 +276,11 @@ export class Gateway {
       : (Deno.env.get("IG_PID_FILE_MODE") ?? "fail").toLowerCase() === "override"
       ? "override"
       : "fail";
-    for (const key of ["vertx", "gatewayUnits"]) {
-      const n = a.get(key);
-      if (!n.isMissing) warn(n.error("accepted but not used by this gateway").message);
+    const vertxNode = a.get("vertx");
+    if (!vertxNode.isMissing) {
+      warn(vertxNode.error("accepted but not used by this gateway").message);
     }
+    this.#unitCount = this.#readUnits(a.get("gatewayUnits"), opts, warn);
     const sessionNode = a.get("session");
     const connectorsNode = a.get("connectors").optional() ??
       new ConfigNode(a.scope, "/connectors", [{ port: 8080 }]);
@@ -278,7 +323,6 @@ export class Gateway {
         false;
     a.warnUnknownKeys([
       "vertx",
-      "gatewayUnits",
       "temporaryStorage",
       "preserveOriginalQueryString",
       "streamingEnabled",
@@ -289,8 +333,18 @@ export class Gateway {
     ]);
     await adminHeap.initialize();
 
-    writePidFile(this.layout.pidFile, pidMode);
-    this.#pidFile = this.layout.pidFile;
+    if (opts.unit) this.#startedAt = opts.unit.startedAt;
+    else {
+      writePidFile(this.layout.pidFile, pidMode);
+      this.#pidFile = this.layout.pidFile;
+    }
+    if (this.#unitCount > 1 && !opts.unit) {
+      // Before any route loads: what must not split between units lives here.
+      this.#nonces = createSharedNonceBuffer();
+      useSharedNonceTable(this.#nonces);
+      this.#hub = new SessionHub(getLogger("org.forgerock.openig.session.InMemorySessionManager"));
+      shareInMemorySessions(this.#hub.local());
+    }
 
     // config.json: the gateway heap and its handler.
     const config = this.#readJson("config.json", DEFAULT_CONFIG);
@@ -331,14 +385,19 @@ export class Gateway {
       sessions = await opts.inMemorySessions(node, heap);
     }
 
-    const admin$ = adminApp({ prefix, mode, routers: allRouters, startedAt: Date.now() });
+    const admin$ = adminApp({ prefix, mode, routers: allRouters, startedAt: this.#startedAt });
     if (mode === "development") {
       warn("development mode: the admin endpoints under /" + prefix + " are open to every client");
     }
     const edge = this.#edge(prefix, admin$, handler, sessions);
     const connectorLog = getLogger("org.forgerock.openig.http.Connector");
+    const shared = this.#unitCount > 1;
+    let n = 0;
     for (const conn of connectors) {
-      for (const port of conn.ports) {
+      for (const declared of conn.ports) {
+        // Units share every port: unit 0 binds (port 0 gets one), the others join it.
+        const port = opts.unit ? opts.unit.ports[n] : declared;
+        n++;
         const serverOpts: ServerOptions = {
           port,
           hostname: conn.host,
@@ -346,20 +405,56 @@ export class Gateway {
           streaming,
           preserveOriginalQueryString,
           onError: (m) => connectorLog.error(m),
+          ...(shared ? { reusePort: true } : {}),
         };
         const tls = conn.tls ? await adminHeap.resolve(conn.tls, "ServerTlsOptions") : null;
         if (conn.tls && !opts.serveHttps) {
           throw conn.tls.error("HTTPS connectors are not supported by this build");
         }
         try {
+          // A port taken by another program must fail as with one unit, although
+          // SO_REUSEPORT would let us share it with a program of the same user.
+          if (shared && !opts.unit && port !== 0) {
+            Deno.listen({ port, hostname: conn.host }).close();
+          }
           this.#servers.push(
             tls ? await opts.serveHttps!(serverOpts, tls, edge) : await serve(serverOpts, edge),
           );
         } catch (e) {
+          if (opts.unit && tls && /in use/i.test(describe(e))) {
+            // The HTTPS listener could not share its port: unit 0 serves it alone.
+            if (opts.unit.index === 1) {
+              warn(
+                `the HTTPS connector on port ${port} is served by one unit only: its listener cannot share the port`,
+              );
+            }
+            continue;
+          }
           throw conn.node.get("port").error(`cannot listen on port ${port}: ${describe(e)}`);
         }
       }
     }
+  }
+
+  /** admin.json gatewayUnits, reduced to 1 where units cannot run. */
+  #readUnits(node: ConfigNode, opts: GatewayOptions, warn: (m: string) => void): number {
+    if (opts.unit) return opts.unit.count;
+    const given = node.optional();
+    const wanted = given ? given.integer({ min: 1, max: 64 }) : DEFAULT_GATEWAY_UNITS;
+    if (wanted === 1) return 1;
+    if (!opts.unitEntry) {
+      warn(given!.error(`${wanted} units need the gateway started by main.ts; running 1`).message);
+      return 1;
+    }
+    if (!canSharePorts()) {
+      warn(
+        given!.error(
+          `${wanted} units need Deno's --unstable-net (deno.json "unstable": ["net"]) to share ports; running 1`,
+        ).message,
+      );
+      return 1;
+    }
+    return wanted;
   }
 
   #edge(
@@ -396,13 +491,25 @@ export class Gateway {
   async stop(graceMs = 30_000): Promise<{ completed: number; cutOff: number }> {
     let completed = 0;
     let cutOff = 0;
-    const results = await Promise.all(this.#servers.splice(0).map((s) => s.close(graceMs)));
+    // Every unit drains at once.
+    const units = this.#units;
+    this.#units = null;
+    const results = await Promise.all([
+      ...this.#servers.splice(0).map((s) => s.close(graceMs)),
+      ...(units ? [units.stop(graceMs)] : []),
+    ]);
     for (const r of results) {
       completed += r.completed;
       cutOff += r.cutOff;
     }
     // Gateway heap first (routes, then clients), then the admin heap.
     for (const h of this.#heaps.splice(0).reverse()) await h.close();
+    if (this.#hub) {
+      this.#hub.close();
+      this.#hub = null;
+      shareInMemorySessions(null);
+      useSharedNonceTable(null);
+    }
     if (this.#pidFile) removePidFile(this.#pidFile);
     return { completed, cutOff };
   }

@@ -131,11 +131,16 @@ class TlsListener implements Deno.Listener<Deno.TlsConn, Deno.NetAddr> {
 }
 
 /** Starts listening; resolves once bound (rejects when the port cannot be had). */
-function listen(server: tls.Server, port: number, hostname: string): Promise<Deno.NetAddr> {
+function listen(
+  server: tls.Server,
+  port: number,
+  hostname: string,
+  reusePort = false,
+): Promise<Deno.NetAddr> {
   return new Promise((resolve, reject) => {
     const onError = (e: Error) => reject(e);
     server.once("error", onError);
-    server.listen({ port, host: hostname }, () => {
+    server.listen({ port, host: hostname, ...(reusePort ? { reusePort: true } : {}) }, () => {
       server.off("error", onError);
       const a = server.address() as { address: string; port: number };
       resolve({ transport: "tcp", hostname: a.address, port: a.port });
@@ -211,7 +216,7 @@ export async function serveHttps(
   });
   let addr: Deno.NetAddr;
   try {
-    addr = await listen(server, opts.port, hostname);
+    addr = await listen(server, opts.port, hostname, opts.reusePort ?? false);
   } catch (e) {
     server.close();
     throw new Error(`cannot listen on port ${opts.port}: ${(e as Error)?.message ?? e}`);
