@@ -22,7 +22,7 @@ import { adminApp } from "../admin/admin_app.ts";
 import { allRouters } from "../handlers/router.ts";
 import { describe } from "../handlers/route.ts";
 import type { SessionManager } from "../session/session_manager.ts";
-import { nowBinding } from "../el/functions.ts";
+import { elFunctionsReady, nowBinding, prepareFunctionsFor } from "../el/functions.ts";
 import { setElWarningHandler } from "../el/expression.ts";
 import { ensureLayout, type InstanceLayout, layoutOf } from "./layout.ts";
 import { parseConfigJson } from "./json.ts";
@@ -214,6 +214,8 @@ export class Gateway {
       if (e instanceof Deno.errors.NotFound) return { json: fallback, file, present: false };
       throw new ConfigError(file, "/", `cannot read the file: ${(e as Error).message}`);
     }
+    // pemCertificate() needs node:crypto, loaded only when a configuration calls it.
+    prepareFunctionsFor(text);
     return { json: parseConfigJson(text, file), file, present: true };
   }
 
@@ -260,6 +262,7 @@ export class Gateway {
     setSystemProperty("ig.gateway.unit", String(opts.unit?.index ?? 0));
     // admin.json: connectors, mode, prefix, PID file, session defaults.
     const admin = this.#readJson("admin.json", { connectors: [{ port: 8080 }] });
+    await elFunctionsReady();
     const { root: a, heap: adminHeap } = this.#newHeap(opts.registry, admin.file, admin.json, warn);
     adminHeap.declare(a.get("heap"));
     adminHeap.declareGlobalDecorators(a.get("globalDecorators"));
@@ -348,6 +351,7 @@ export class Gateway {
 
     // config.json: the gateway heap and its handler.
     const config = this.#readJson("config.json", DEFAULT_CONFIG);
+    await elFunctionsReady();
     const { root: c, heap } = this.#newHeap(opts.registry, config.file, config.json, warn);
     heap.declare(c.get("heap"));
     heap.declareGlobalDecorators(c.get("globalDecorators"));
