@@ -171,6 +171,22 @@ const METHODS_WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 const STATUS_RE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
 
+/**
+ * Parses a backend's response head; null for an interim response (100 Continue, 103 Early
+ * Hints), which is not forwarded.
+ */
+function responseHead(
+  text: string,
+  backend: string,
+): { status: Status; headers: HeaderMap; http10: boolean } | null {
+  const h = parseHead(text);
+  const m = STATUS_RE.exec(h.line);
+  if (!m) throw new BackendError("bad_response", backend, "invalid status line");
+  const code = Number(m[2]);
+  if (code >= 100 && code < 200 && code !== 101) return null;
+  return { status: new Status(code, m[3] ?? ""), headers: h.headers, http10: m[1] === "0" };
+}
+
 /** A backend endpoint: where to connect and how. */
 interface Endpoint {
   key: string;
@@ -747,15 +763,9 @@ export class HttpClient {
             "backend closed the connection without a response",
           );
         }
-        const h = parseHead(wire.takeString(end));
-        const m = STATUS_RE.exec(h.line);
-        if (!m) throw new BackendError("bad_response", ep.name, "invalid status line");
-        const code = Number(m[2]);
-        // Interim responses (100 Continue, 103 Early Hints) are not forwarded.
-        if (code >= 100 && code < 200 && code !== 101) continue;
-        status = new Status(code, m[3] ?? "");
-        headers = h.headers;
-        http10 = m[1] === "0";
+        const r = responseHead(wire.takeString(end), ep.name);
+        if (r === null) continue;
+        ({ status, headers, http10 } = r);
         break;
       }
     } catch (e) {
@@ -914,13 +924,9 @@ export class HttpClient {
             "backend closed the connection without a response",
           );
         }
-        const h = parseHead(wire.takeString(end));
-        const m = STATUS_RE.exec(h.line);
-        if (!m) throw new BackendError("bad_response", ep.name, "invalid status line");
-        const code = Number(m[2]);
-        if (code >= 100 && code < 200 && code !== 101) continue;
-        status = new Status(code, m[3] ?? "");
-        headers = h.headers;
+        const r = responseHead(wire.takeString(end), ep.name);
+        if (r === null) continue;
+        ({ status, headers } = r);
         break;
       }
       stripHopByHop(headers);
