@@ -276,7 +276,17 @@ export interface TlsIdentity {
 
 /** The active private key + chain for `id` (SecretsKeyManager, SNI). */
 export async function getTlsIdentity(provider: SecretsProvider, id: string): Promise<TlsIdentity> {
-  const secret = await provider.getActive(id, "tlsIdentity");
+  let secret: Secret;
+  try {
+    secret = await provider.getActive(id, "tlsIdentity");
+  } catch (e) {
+    // An expired (or not yet valid) certificate is still served when it is all there is:
+    // the gateway starts, the connector warns, and the peer decides.
+    if (!(e instanceof SecretNotFoundError)) throw e;
+    secret = await provider.getActive(id, "tlsIdentityAnyTime").catch(() => {
+      throw e;
+    });
+  }
   return {
     keyPem: secret.keyPem!,
     certificatePem: secret.certificatePem,

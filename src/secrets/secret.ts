@@ -175,7 +175,7 @@ export class Secret {
     if (purpose === "generic") return this.isGeneric ? undefined : "not a generic secret";
     if (this.isGeneric) return "a generic secret, not a key";
     const leaf = this.certificates[0];
-    if (leaf && !leaf.isValidAt(now)) {
+    if (leaf && purpose !== "tlsIdentityAnyTime" && !leaf.isValidAt(now)) {
       return `certificate "${leaf.subject}" is not valid now (valid ${leaf.notBefore.toISOString()} to ${leaf.notAfter.toISOString()})`;
     }
     const hasPublic = !!(this.#publicKey || this.#privateKey);
@@ -214,6 +214,7 @@ export class Secret {
         if (!leaf) return "no certificate";
         return needKeyUsage("keyCertSign");
       case "tlsIdentity":
+      case "tlsIdentityAnyTime":
         if (!this.#privateKey) return "no private key";
         if (!leaf) return "no certificate for the private key";
         if (!leaf.publicKey.equals(this.#privateKey.publicKey)) {

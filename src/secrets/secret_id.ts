@@ -11,6 +11,9 @@ import type { ConfigNode } from "../heap/config_node.ts";
  * - `encryption` / `decryption`: JWE keys (public or symmetric / private or symmetric).
  * - `certificateVerification`: trusted CA certificates (SecretsTrustManager).
  * - `tlsIdentity`: a private key with its certificate chain (SecretsKeyManager, SNI).
+ * - `tlsIdentityAnyTime`: the same whatever the certificate's validity dates: the last
+ *   resort of a TLS identity when no valid one exists (served with a startup warning;
+ *   the peer decides).
  */
 export type Purpose =
   | "generic"
@@ -19,7 +22,8 @@ export type Purpose =
   | "encryption"
   | "decryption"
   | "certificateVerification"
-  | "tlsIdentity";
+  | "tlsIdentity"
+  | "tlsIdentityAnyTime";
 
 /** Runs of ASCII letters/digits joined by single dots (spec §1.2, inferred). */
 export const SECRET_ID_PATTERN = /^[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$/;
@@ -55,6 +59,7 @@ export function purposeLabel(p: Purpose): string {
     case "certificateVerification":
       return "certificate verification";
     case "tlsIdentity":
+    case "tlsIdentityAnyTime":
       return "TLS identity (private key and certificate)";
     default:
       return p;

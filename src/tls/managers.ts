@@ -91,11 +91,19 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /** Days before a certificate's end from which startup warns about it. */
 export const EXPIRY_WARNING_DAYS = 30;
 
-/** A warning for a certificate that expires soon (or null). */
+/**
+ * A warning for a certificate that is not valid now (it is still served: clients will
+ * refuse it until it is replaced) or that expires soon; null when neither.
+ */
 export function expiryWarning(cert: Certificate, what: string, now = new Date()): string | null {
   const days = (cert.notAfter.getTime() - now.getTime()) / 86_400_000;
   if (days < 0) {
-    return `${what}: certificate "${cert.subject}" expired on ${cert.notAfter.toISOString()}`;
+    return `${what}: certificate "${cert.subject}" expired on ${cert.notAfter.toISOString()}; ` +
+      "it is served anyway and clients that check dates will refuse it until it is replaced";
+  }
+  if (cert.notBefore.getTime() > now.getTime()) {
+    return `${what}: certificate "${cert.subject}" is not valid before ${cert.notBefore.toISOString()}; ` +
+      "it is served anyway and clients that check dates will refuse it until then";
   }
   if (days < EXPIRY_WARNING_DAYS) {
     return `${what}: certificate "${cert.subject}" expires on ${cert.notAfter.toISOString()} (in ${

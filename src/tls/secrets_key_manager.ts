@@ -7,7 +7,7 @@ import {
   type TlsIdentity,
 } from "../secrets/provider.ts";
 import { secretIdAt } from "../secrets/secret_id.ts";
-import { expiryWarning, type KeyManager } from "./managers.ts";
+import type { KeyManager } from "./managers.ts";
 
 /** The local TLS identity: the active private key and chain of one secret ID. */
 export class SecretsKeyManager implements KeyManager {
@@ -41,9 +41,9 @@ export const secretsKeyManagerType: HeapType<SecretsKeyManager> = {
     const id = secretIdAt(idNode);
     const provider = await resolveSecretsProvider(config.get("secretsProvider").required(), heap);
     const manager = new SecretsKeyManager(id, provider);
-    const identity = await atConfig(idNode, manager.identity());
-    const warning = expiryWarning(identity.certificates[0], `secret ID "${id}"`);
-    if (warning) heap.logger("org.forgerock.openig.tls.SecretsKeyManager").warn(warning);
+    // Fails at load when the key is missing or does not match; the connector or client
+    // that uses the identity warns about its dates.
+    await atConfig(idNode, manager.identity());
     return manager;
   },
 };

@@ -111,6 +111,8 @@ class IdentitySlot {
     this.owner.log.info(
       `${this.label}: now serving certificate "${next.certificates[0]?.subject}"`,
     );
+    const warning = next.certificates[0] && expiryWarning(next.certificates[0], this.label);
+    if (warning) this.owner.log.warn(warning);
   }
 }
 

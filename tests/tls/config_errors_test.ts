@@ -105,23 +105,110 @@ Deno.test("ServerTlsOptions with a key that does not match its certificate is an
   await assertNoKeyMaterial(e.message, `${PEM}default.key.pem`);
 });
 
-Deno.test("ServerTlsOptions with an expired certificate is an error giving its validity", async () => {
+Deno.test("ServerTlsOptions with an expired certificate starts, warns once with its end date and serves it", async () => {
   await using dir = await tempDir();
   await catFiles(
     `${dir.path}/key.manager.secret.id.pem`,
     `${PEM}expired.key.pem`,
     `${PEM}expired.cert.pem`,
   );
-  const e = await configError(
-    serverTls(tlsHeap(), {
+  const { configureLogging, memoryLines } = await import("../../src/logging/log.ts");
+  configureLogging({ memory: true, console: false });
+  try {
+    const heap = tlsHeap();
+    const tls = await serverTls(heap, {
       type: "ServerTlsOptions",
       config: { keyManager: pemKeyManager(dir.path) },
-    }),
-  );
-  match(
-    e.message,
-    /expired\.example\.com" is not valid now \(valid 2020-01-01T00:00:00\.000Z to 2021-01-01T00:00:00\.000Z\)/,
-  );
+    });
+    const warnings = memoryLines().filter((l) => /WARN .*expired\.example\.com/.test(l));
+    equal(warnings.length, 1, memoryLines().join(""));
+    match(warnings[0], /expired on 2021-01-01T00:00:00\.000Z; it is served anyway/);
+    await assertNoKeyMaterial(warnings[0], `${PEM}expired.key.pem`);
+    // The client sees the expired certificate and refuses it itself.
+    await using https = await startHttps(tls);
+    const s = await sClient(https.port, { servername: "expired.example.com" });
+    match(s.subject ?? "", /expired\.example\.com/);
+    match(s.verify ?? "", /certificate has expired/);
+    await heap.close();
+  } finally {
+    configureLogging({});
+  }
+});
+
+Deno.test("ServerTlsOptions serves the valid certificate when a secret ID's first alias expired", async () => {
+  await using dir = await tempDir();
+  // A keystore with two key entries, made as a user would: openssl, then keytool.
+  const ks = `${dir.path}/two.p12`;
+  for (const [alias, name] of [["old", "expired"], ["new", "localhost"]]) {
+    const one = `${dir.path}/${alias}.p12`;
+    let r = await run("openssl", [
+      "pkcs12",
+      "-export",
+      "-name",
+      alias,
+      "-inkey",
+      `${PEM}${name}.key.pem`,
+      "-in",
+      `${PEM}${name}.cert.pem`,
+      "-passout",
+      "pass:changeit",
+      "-out",
+      one,
+    ]);
+    equal(r.code, 0, r.stderr);
+    r = await run("keytool", [
+      "-importkeystore",
+      "-noprompt",
+      "-srckeystore",
+      one,
+      "-srcstoretype",
+      "PKCS12",
+      "-srcstorepass",
+      "changeit",
+      "-destkeystore",
+      ks,
+      "-deststoretype",
+      "PKCS12",
+      "-deststorepass",
+      "changeit",
+    ]);
+    equal(r.code, 0, r.stderr);
+  }
+  const keystore = (aliases: string[]) => ({
+    type: "SecretsKeyManager",
+    config: {
+      signingSecretId: "key.manager.secret.id",
+      secretsProvider: {
+        type: "KeyStoreSecretStore",
+        config: {
+          file: ks,
+          storeType: "PKCS12",
+          storePasswordSecretId: "keystore.secret.id",
+          secretsProvider: {
+            type: "Base64EncodedSecretStore",
+            config: { secrets: { "keystore.secret.id": btoa("changeit") } },
+          },
+          mappings: [{ secretId: "key.manager.secret.id", aliases }],
+        },
+      },
+    },
+  });
+  const heap = tlsHeap();
+  // The first alias is the active one, unless it expired: then the next valid one is.
+  const rotated = await serverTls(heap, {
+    type: "ServerTlsOptions",
+    config: { keyManager: keystore(["old", "new"]) },
+  });
+  await using https = await startHttps(rotated);
+  match((await sClient(https.port)).subject ?? "", /CN\s*=\s*localhost/);
+  // With only the expired alias it is served (with a warning), not refused.
+  const onlyOld = await serverTls(heap, {
+    type: "ServerTlsOptions",
+    config: { keyManager: keystore(["old"]) },
+  });
+  await using https2 = await startHttps(onlyOld);
+  match((await sClient(https2.port)).subject ?? "", /expired\.example\.com/);
+  await heap.close();
 });
 
 Deno.test("ServerTlsOptions warns at startup about a certificate that expires within 30 days", async () => {
