@@ -10,7 +10,9 @@ import { baseUriDecoratorType } from "./decorators/base_uri_decorator.ts";
 import { timerDecoratorType } from "./decorators/timer_decorator.ts";
 import {
   noOpAuditServiceType,
+  noProxyOptionsType,
   proxyOptionsType,
+  systemProxyOptionsType,
   scheduledExecutorServiceType,
   temporaryStorageType,
   transactionIdOutboundFilterType,
@@ -79,7 +81,9 @@ export const registry = buildRegistry([
   ),
   timerDecoratorType,
   transactionIdOutboundFilterType,
+  noProxyOptionsType,
   proxyOptionsType,
+  systemProxyOptionsType,
   temporaryStorageType,
   scheduledExecutorServiceType,
   noOpAuditServiceType,

@@ -17,7 +17,11 @@ import type { Heap } from "../heap/heap.ts";
 import type { HeapType } from "../heap/heap_type.ts";
 import { prepareEntities, runtimeBindings } from "../heap/runtime.ts";
 import type { Logger } from "../logging/log.ts";
-import type { ProxySettings, TemporaryStorageSettings } from "../objects/basic_objects.ts";
+import {
+  type ProxySettings,
+  readProxySettings,
+  type TemporaryStorageSettings,
+} from "../objects/basic_objects.ts";
 
 /** Keys both client handlers accept but that change nothing here (web-container or Vert.x tuning). */
 const ACCEPTED_ONLY = [
@@ -105,8 +109,13 @@ export interface ClientSettings {
 }
 
 function proxyFrom(settings: ProxySettings | null | undefined): ProxyProvider | undefined {
+  if (settings?.mode === "system") return systemProxy();
   if (!settings?.uri) return undefined;
-  const cfg: ProxyConfig = { uri: settings.uri, username: settings.username ?? undefined };
+  const cfg: ProxyConfig = {
+    uri: settings.uri,
+    username: settings.username ?? undefined,
+    password: settings.password ?? undefined,
+  };
   return { proxyFor: () => cfg };
 }
 
@@ -188,17 +197,8 @@ export async function readClientSettings(
   if (!proxyNode.isMissing) {
     options.proxy = proxyFrom(await heap.resolve<ProxySettings>(proxyNode, "ProxyOptions"));
   } else if (!legacyProxy.isMissing) {
-    const uri = legacyProxy.get("uri").required().string();
-    const username = legacyProxy.get("username").optional()?.string();
-    legacyProxy.known("passwordSecretId", "secretsProvider");
-    if (!legacyProxy.get("passwordSecretId").isMissing) {
-      log.warn(
-        legacyProxy.get("passwordSecretId").error(
-          "proxy passwords are not supported yet; none is sent",
-        ).message,
-      );
-    }
-    options.proxy = proxyFrom({ uri, username: username ?? null, passwordSecretId: null });
+    legacyProxy.get("uri").required();
+    options.proxy = proxyFrom(await readProxySettings(legacyProxy, heap));
     legacyProxy.warnUnknownKeys();
   } else if (config.get("systemProxy").optional()?.boolean()) {
     options.proxy = systemProxy();

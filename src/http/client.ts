@@ -4,6 +4,7 @@
  * proxy), bodies streamed both ways, nothing decoded or re-encoded, hop-by-hop fields
  * removed both ways, failures classified for the one log line IG writes.
  */
+import { base64Encode } from "../el/codec.ts";
 import { Entity } from "./entity.ts";
 import { HeaderMap } from "./headers.ts";
 import { HOP_BY_HOP, stripHopByHop } from "./hop_by_hop.ts";
@@ -457,7 +458,10 @@ export class HttpClient {
     const pc = this.options.proxy?.proxyFor(uri) ?? null;
     if (pc) {
       const u = new URL(pc.uri);
-      const auth = pc.username !== undefined ? btoa(`${pc.username}:${pc.password ?? ""}`) : null;
+      // Basic credentials are UTF-8 (RFC 7617 charset).
+      const auth = pc.username !== undefined
+        ? base64Encode(new TextEncoder().encode(`${pc.username}:${pc.password ?? ""}`))
+        : null;
       proxy = { host: u.hostname.replace(/^\[|\]$/g, ""), port: Number(u.port || 80), auth };
     }
     const key = `${secure ? "s" : "p"}|${host}|${uri.effectivePort}|${

@@ -1,5 +1,7 @@
 import { TransactionIdContext } from "../http/context.ts";
 import type { Filter } from "../http/handler.ts";
+import type { ConfigNode } from "../heap/config_node.ts";
+import type { Heap } from "../heap/heap.ts";
 import type { HeapType } from "../heap/heap_type.ts";
 
 /**
@@ -21,30 +23,86 @@ export const transactionIdOutboundFilterType: HeapType<Filter> = {
   },
 };
 
-/** Outbound proxy settings (ProxyOptions); the default means no proxy. */
+/**
+ * Outbound proxy settings: `fixed` (ProxyOptions with a uri), `system` (SystemProxyOptions:
+ * http_proxy / https_proxy / no_proxy) or `none` (NoProxyOptions, or ProxyOptions without
+ * a uri: the heap's default).
+ */
 export interface ProxySettings {
+  mode: "fixed" | "system" | "none";
   uri: string | null;
   username: string | null;
-  passwordSecretId: string | null;
+  /** Resolved from passwordSecretId when the object is created; never logged. */
+  password: string | null;
 }
 
 /**
- * Outbound HTTP proxy options for client handlers.
- * @example {"type": "ProxyOptions", "config": {"uri": "http://proxy:3128"}}
- * Fields: uri (none = no proxy), username, passwordSecretId, secretsProvider.
+ * Reads uri, username, passwordSecretId and secretsProvider (ProxyOptions and the
+ * deprecated `proxy` object of the client handlers). The password is looked up now, so a
+ * missing secret fails at load, at passwordSecretId.
+ */
+export async function readProxySettings(config: ConfigNode, heap: Heap): Promise<ProxySettings> {
+  const uriNode = config.get("uri");
+  const uri = uriNode.optional()?.string() ?? null;
+  if (uri !== null) {
+    let u: URL | null = null;
+    try {
+      u = new URL(uri);
+    } catch { /* reported below */ }
+    if (!u || u.protocol !== "http:" || !u.hostname) {
+      throw uriNode.error(
+        `expected the proxy as "http://host:port", got ${JSON.stringify(uri)}`,
+      );
+    }
+  }
+  const username = config.get("username").optional()?.string() ?? null;
+  const idNode = config.get("passwordSecretId");
+  let password: string | null = null;
+  if (!idNode.isMissing) {
+    const [{ secretIdAt }, { atConfig, resolveSecretsProvider }] = await Promise.all([
+      import("../secrets/secret_id.ts"),
+      import("../secrets/provider.ts"),
+    ]);
+    const id = secretIdAt(idNode);
+    const provider = await resolveSecretsProvider(config.get("secretsProvider"), heap);
+    password = await atConfig(idNode, provider.getActive(id, "generic").then((s) => s.text()));
+    if (username === null) {
+      throw config.get("username").error('required with "passwordSecretId"');
+    }
+  } else config.known("secretsProvider");
+  return { mode: uri === null ? "none" : "fixed", uri, username, password };
+}
+
+/**
+ * Outbound HTTP proxy for client handlers; without a uri (the heap's default) no proxy.
+ * @example {"type": "ProxyOptions", "config": {"uri": "http://proxy:3128", "username": "gw", "passwordSecretId": "proxy.password"}}
+ * Fields: uri, username, passwordSecretId (a generic secret, sent as Basic
+ * Proxy-Authorization), secretsProvider (default: the heap's).
  */
 export const proxyOptionsType: HeapType<ProxySettings> = {
   name: "ProxyOptions",
-  aliases: ["NoProxyOptions", "SystemProxyOptions"],
   kind: "ProxyOptions",
-  create(config) {
-    config.known("secretsProvider");
-    return {
-      uri: config.get("uri").optional()?.string() ?? null,
-      username: config.get("username").optional()?.string() ?? null,
-      passwordSecretId: config.get("passwordSecretId").optional()?.string() ?? null,
-    };
-  },
+  create: (config, heap) => readProxySettings(config, heap),
+};
+
+/**
+ * The proxy of the environment: http_proxy / https_proxy by scheme, no_proxy exceptions.
+ * @example {"type": "SystemProxyOptions"}
+ */
+export const systemProxyOptionsType: HeapType<ProxySettings> = {
+  name: "SystemProxyOptions",
+  kind: "ProxyOptions",
+  create: () => ({ mode: "system", uri: null, username: null, password: null }),
+};
+
+/**
+ * No proxy, whatever the environment says.
+ * @example {"type": "NoProxyOptions"}
+ */
+export const noProxyOptionsType: HeapType<ProxySettings> = {
+  name: "NoProxyOptions",
+  kind: "ProxyOptions",
+  create: () => ({ mode: "none", uri: null, username: null, password: null }),
 };
 
 /** Limits for buffering bodies (TemporaryStorage). */

@@ -9,13 +9,23 @@ import { RootContext } from "../../src/http/context.ts";
 import { Entity } from "../../src/http/entity.ts";
 import type { Handler } from "../../src/http/handler.ts";
 import { HttpRequest } from "../../src/http/message.ts";
-import { proxyOptionsType, temporaryStorageType } from "../../src/objects/basic_objects.ts";
+import { ConfigError } from "../../src/heap/config_node.ts";
+import {
+  noProxyOptionsType,
+  proxyOptionsType,
+  systemProxyOptionsType,
+  temporaryStorageType,
+} from "../../src/objects/basic_objects.ts";
+import { base64EncodedSecretStoreType } from "../../src/secrets/base64_encoded_secret_store.ts";
 import { readRawRequest, startBackend, startRawBackend, writeAll } from "../http/helpers.ts";
 
 const registry = buildRegistry([
   clientHandlerType,
   staticResponseHandlerType,
   proxyOptionsType,
+  systemProxyOptionsType,
+  noProxyOptionsType,
+  base64EncodedSecretStoreType,
   temporaryStorageType,
 ]);
 
@@ -256,6 +266,142 @@ Deno.test("ClientHandler uses the heap's ProxyOptions when none is given", async
     equal(await r.entity.getString(), "vp");
     ok(heads[0].startsWith("GET http://app.test/x HTTP/1.1"), heads[0]);
   } finally {
+    await heap.close();
+  }
+});
+
+/** A raw forward proxy that records request heads and answers "vp". */
+function recordingProxy(heads: string[]) {
+  return startRawBackend(async (conn) => {
+    const r = await readRawRequest(conn);
+    if (r) heads.push(r.head);
+    await writeAll(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nvp");
+  });
+}
+
+const proxySecrets = {
+  type: "Base64EncodedSecretStore",
+  // A UTF-8 password with a colon: only the first colon separates the user name.
+  config: { secrets: { "proxy.password": btoa("s3cr\xc3\xa9t:pw") } },
+};
+
+Deno.test("ProxyOptions sends the passwordSecretId password as Basic Proxy-Authorization", async () => {
+  const heads: string[] = [];
+  await using proxy = recordingProxy(heads);
+  const heap = makeHeap();
+  try {
+    const h = await clientHandler(heap, {
+      proxyOptions: {
+        type: "ProxyOptions",
+        config: {
+          uri: proxy.url,
+          username: "gw",
+          passwordSecretId: "proxy.password",
+          secretsProvider: proxySecrets,
+        },
+      },
+    });
+    const r = await h.handle(new RootContext(), new HttpRequest({ uri: "http://app.test/x" }));
+    equal(await r.entity.getString(), "vp");
+    const auth = /^proxy-authorization: Basic (\S+)\r?$/im.exec(heads[0])?.[1];
+    ok(auth, heads[0]);
+    equal(
+      new TextDecoder().decode(Uint8Array.from(atob(auth!), (c) => c.charCodeAt(0))),
+      "gw:s3cr\u00e9t:pw",
+    );
+  } finally {
+    await heap.close();
+  }
+});
+
+Deno.test("The deprecated proxy object of ClientHandler sends its password too", async () => {
+  const heads: string[] = [];
+  await using proxy = recordingProxy(heads);
+  const heap = makeHeap();
+  try {
+    const h = await clientHandler(heap, {
+      proxy: {
+        uri: proxy.url,
+        username: "gw",
+        passwordSecretId: "proxy.password",
+        secretsProvider: proxySecrets,
+      },
+    });
+    await (await h.handle(new RootContext(), new HttpRequest({ uri: "http://app.test/" })))
+      .entity.discard();
+    ok(/^proxy-authorization: Basic /im.test(heads[0]), heads[0]);
+  } finally {
+    await heap.close();
+  }
+});
+
+Deno.test("ProxyOptions with a passwordSecretId that resolves to nothing fails at load, at that field", async () => {
+  const heap = makeHeap();
+  try {
+    const e = await clientHandler(heap, {
+      proxyOptions: {
+        type: "ProxyOptions",
+        config: {
+          uri: "http://127.0.0.1:3128",
+          username: "gw",
+          passwordSecretId: "no.such.password",
+          secretsProvider: proxySecrets,
+        },
+      },
+    }).then(() => null, (e) => e);
+    ok(e instanceof ConfigError, String(e));
+    ok(e.pointer.endsWith("/passwordSecretId"), e.pointer);
+    ok(/no\.such\.password/.test(e.message), e.message);
+  } finally {
+    await heap.close();
+  }
+});
+
+Deno.test("ProxyOptions rejects a uri that is not http://host:port", async () => {
+  const heap = makeHeap();
+  try {
+    const e = await clientHandler(heap, {
+      proxyOptions: { type: "ProxyOptions", config: { uri: "proxy.example.com:3128" } },
+    }).then(() => null, (e) => e);
+    ok(e instanceof ConfigError, String(e));
+    ok(
+      /expected the proxy as "http:\/\/host:port", got "proxy\.example\.com:3128"/.test(e.message),
+      e.message,
+    );
+  } finally {
+    await heap.close();
+  }
+});
+
+Deno.test("SystemProxyOptions follows http_proxy and no_proxy; NoProxyOptions ignores them", async () => {
+  const heads: string[] = [];
+  await using proxy = recordingProxy(heads);
+  await using backend = startBackend(() => new Response("direct"));
+  const saved = { http: Deno.env.get("http_proxy"), no: Deno.env.get("no_proxy") };
+  Deno.env.set("http_proxy", proxy.url);
+  Deno.env.set("no_proxy", "localhost,127.0.0.1");
+  const heap = makeHeap();
+  try {
+    const sys = await clientHandler(heap, { proxyOptions: { type: "SystemProxyOptions" } });
+    const viaProxy = await sys.handle(
+      new RootContext(),
+      new HttpRequest({ uri: "http://app.test/p" }),
+    );
+    equal(await viaProxy.entity.getString(), "vp");
+    ok(heads[0].startsWith("GET http://app.test/p HTTP/1.1"), heads[0]);
+    // no_proxy: the backend on 127.0.0.1 is called directly.
+    const direct = await sys.handle(new RootContext(), new HttpRequest({ uri: backend.url }));
+    equal(await direct.entity.getString(), "direct");
+    const none = await clientHandler(heap, { proxyOptions: { type: "NoProxyOptions" } });
+    Deno.env.delete("no_proxy");
+    const r = await none.handle(new RootContext(), new HttpRequest({ uri: backend.url }));
+    equal(await r.entity.getString(), "direct");
+    equal(heads.length, 1);
+  } finally {
+    for (const [k, v] of [["http_proxy", saved.http], ["no_proxy", saved.no]] as const) {
+      if (v === undefined) Deno.env.delete(k);
+      else Deno.env.set(k, v);
+    }
     await heap.close();
   }
 });
