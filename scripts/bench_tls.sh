@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# HTTPS connector benchmark: the gateway's TLS connector (node:tls + the HTTP edge, a
-# fixed answer) against nginx with the same certificate and key, in one run.
+# HTTPS connector benchmark: the real gateway (main.ts, an HTTPS connector in admin.json,
+# StaticResponseHandler routes) against nginx serving files with the same certificate and
+# key, in one run.
 #
-#   scripts/bench_tls.sh                  3 rounds, 5 s per measurement
+#   scripts/bench_tls.sh                  3 rounds, 5 s per measurement, gatewayUnits 1 and 2
+#   UNITS="2" scripts/bench_tls.sh        gatewayUnits values to measure
 #   ROUNDS=5 DURATION=10 scripts/bench_tls.sh
 #   NGINX_WORKERS=1 scripts/bench_tls.sh  nginx on one core, like our one isolate
 #
@@ -27,6 +29,7 @@ WORK=$(mktemp -d /tmp/ig-bench-tls.XXXXXX)
 BASE=$((20000 + RANDOM % 20000))
 NGINX_PORT=$BASE
 IG_PORT=$((BASE + 1))
+UNITS=${UNITS:-1 2}
 PIDS=()
 
 need() {
@@ -76,45 +79,45 @@ EOF
 chmod 644 "$WORK/s" "$WORK/l"
 nginx -c "$WORK/nginx.conf" -e "$WORK/nginx-error.log"
 
-cat >"$WORK/ig_tls.ts" <<EOF
-import { ConfigNode } from "$ROOT/src/heap/config_node.ts";
-import { Heap } from "$ROOT/src/heap/heap.ts";
-import { buildRegistry } from "$ROOT/src/heap/heap_type.ts";
-import { HttpResponse } from "$ROOT/src/http/message.ts";
-import { fileSystemSecretStoreType } from "$ROOT/src/secrets/file_system_secret_store.ts";
-import { pemPropertyFormatType } from "$ROOT/src/secrets/pem_property_format.ts";
-import { serveHttps } from "$ROOT/src/tls/https_server.ts";
-import { secretsKeyManagerType } from "$ROOT/src/tls/secrets_key_manager.ts";
-import { type ServerTlsOptions, serverTlsOptionsType } from "$ROOT/src/tls/server_tls_options.ts";
-
-await Deno.writeTextFile("$WORK/key.manager.secret.id.pem", Deno.readTextFileSync("$KEY") + Deno.readTextFileSync("$CERT"));
-const registry = buildRegistry([fileSystemSecretStoreType, pemPropertyFormatType, secretsKeyManagerType, serverTlsOptionsType]);
-const scope = { file: "config/admin.json", bindings: {}, warn: (m: string) => console.error(m) };
-const heap = new Heap(registry, null, scope, null);
-const tls = await heap.resolve<ServerTlsOptions>(new ConfigNode(scope, "/connectors/0/tls", {
-  type: "ServerTlsOptions",
-  config: { keyManager: { type: "SecretsKeyManager", config: {
-    signingSecretId: "key.manager.secret.id",
-    secretsProvider: { type: "FileSystemSecretStore", config: { directory: "$WORK", format: "PLAIN", suffix: ".pem",
-      mappings: [{ secretId: "key.manager.secret.id", format: { type: "PemPropertyFormat" } }] } },
-  } } },
-}), "ServerTlsOptions");
-const small = new TextEncoder().encode("x".repeat(100));
-const large = new TextEncoder().encode("x".repeat(10240));
-await serveHttps({ port: $IG_PORT, hostname: "127.0.0.1" }, tls, (req) => {
-  const resp = new HttpResponse(200);
-  resp.headers.add("content-type", "text/plain");
-  resp.entity.setBytes(req.uri.rawPath === "/l" ? large : small);
-  return Promise.resolve(resp);
-});
-console.log("listening");
+# The gateway: main.ts on an instance whose admin.json has one HTTPS connector (the seed's PEM
+# form: FileSystemSecretStore + PemPropertyFormat) and two StaticResponseHandler routes, one per
+# gatewayUnits value of UNITS.
+BODY_S=$(cat "$WORK/s")
+BODY_L=$(cat "$WORK/l")
+IG_PORTS=()
+n=0
+for units in $UNITS; do
+  dir=$WORK/ig$units
+  port=$((IG_PORT + n))
+  n=$((n + 1))
+  mkdir -p "$dir/config/routes" "$dir/secrets"
+  cat "$KEY" "$CERT" >"$dir/secrets/key.manager.secret.id.pem"
+  cat >"$dir/config/admin.json" <<EOF
+{ "mode": "production", "gatewayUnits": $units,
+  "connectors": [{ "port": $port, "vertx": { "host": "127.0.0.1" }, "tls": "ServerTlsOptions-1" }],
+  "heap": [{ "name": "ServerTlsOptions-1", "type": "ServerTlsOptions", "config": {
+    "keyManager": { "type": "SecretsKeyManager", "config": {
+      "signingSecretId": "key.manager.secret.id", "secretsProvider": "ServerIdentityStore" } } } },
+    { "name": "ServerIdentityStore", "type": "FileSystemSecretStore", "config": {
+      "format": "PLAIN", "directory": "$dir/secrets", "suffix": ".pem",
+      "mappings": [{ "secretId": "key.manager.secret.id", "format": { "type": "PemPropertyFormat" } }] } }] }
 EOF
-deno run -A "$WORK/ig_tls.ts" >"$WORK/ig.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do grep -q listening "$WORK/ig.log" 2>/dev/null && break; sleep 0.1; done
-grep -q listening "$WORK/ig.log" || { cat "$WORK/ig.log" >&2; exit 1; }
-for port in $NGINX_PORT $IG_PORT; do
-  curl -sk --fail "https://127.0.0.1:$port/s" -o /dev/null || { echo "contender on $port is not answering" >&2; exit 1; }
+  echo "{ \"condition\": \"\${request.uri.path == '/s'}\", \"handler\": { \"type\": \"StaticResponseHandler\",
+    \"config\": { \"status\": 200, \"headers\": { \"Content-Type\": [\"text/plain\"] }, \"entity\": \"$BODY_S\" } } }" \
+    >"$dir/config/routes/s.json"
+  echo "{ \"condition\": \"\${request.uri.path == '/l'}\", \"handler\": { \"type\": \"StaticResponseHandler\",
+    \"config\": { \"status\": 200, \"headers\": { \"Content-Type\": [\"text/plain\"] }, \"entity\": \"$BODY_L\" } } }" \
+    >"$dir/config/routes/l.json"
+  (cd "$ROOT" && exec deno run -A main.ts --instance "$dir" >"$dir/out.log" 2>&1) &
+  PIDS+=($!)
+  IG_PORTS+=("$port")
+done
+for port in $NGINX_PORT "${IG_PORTS[@]}"; do
+  for _ in $(seq 100); do curl -sk --fail "https://127.0.0.1:$port/s" -o /dev/null 2>&1 && break; sleep 0.1; done
+  for path in s l; do
+    curl -sk --fail "https://127.0.0.1:$port/$path" -o /dev/null ||
+      { echo "contender on $port does not answer /$path" >&2; cat "$WORK"/ig*/out.log >&2; exit 1; }
+  done
 done
 
 # --------------------------------------------------------------------- measures
@@ -149,24 +152,31 @@ METRICS="ka100 ka10k h2 hs"
 for round in $(seq "$ROUNDS"); do
   for m in $METRICS; do
     measure nginx $NGINX_PORT "$m" >>"$WORK/nginx.$m"
-    measure ig $IG_PORT "$m" >>"$WORK/ig.$m"
+    i=0
+    for units in $UNITS; do
+      measure ig "${IG_PORTS[$i]}" "$m" >>"$WORK/ig$units.$m"
+      i=$((i + 1))
+    done
   done
   echo "round $round/$ROUNDS done" >&2
 done
 
 echo
-echo "HTTPS, same certificate (RSA-2048), TLS 1.3; nginx worker_processes=$NGINX_WORKERS; medians of $ROUNDS x ${DURATION}s"
-printf '%-8s %12s %12s %8s   %s\n' metric nginx ig "ig/nginx" "what"
+echo "HTTPS, same certificate (RSA-2048), TLS 1.3; nginx worker_processes=$NGINX_WORKERS; gateway main.ts with"
+echo "gatewayUnits $UNITS; medians of $ROUNDS x ${DURATION}s; ratio = gateway / nginx in the same run"
 for m in $METRICS; do
-  n=$(median <"$WORK/nginx.$m")
-  g=$(median <"$WORK/ig.$m")
   case $m in
     ka100) what="HTTP/1.1 keep-alive req/s, 100 B" ;;
     ka10k) what="HTTP/1.1 keep-alive req/s, 10 KB" ;;
     h2) what="HTTP/2 req/s, 100 B, 10 streams/conn" ;;
     hs) what="full handshakes/s (new TLS connection each)" ;;
   esac
-  ratio=$(awk -v a="$g" -v b="$n" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b }')
-  printf '%-8s %12s %12s %8s   %s\n' "$m" "$n" "$g" "$ratio" "$what"
+  n=$(median <"$WORK/nginx.$m")
+  line=$(printf '%-6s nginx %7s' "$m" "$n")
+  for units in $UNITS; do
+    g=$(median <"$WORK/ig$units.$m")
+    ratio=$(awk -v a="$g" -v b="$n" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b }')
+    line+=$(printf ' | units %s %7s %5sx' "$units" "$g" "$ratio")
+  done
+  echo "$line   $what"
 done
-echo "runs: nginx $(tr '\n' ' ' <"$WORK/nginx.hs" | sed 's/ $//') | ig $(tr '\n' ' ' <"$WORK/ig.hs" | sed 's/ $//') (handshakes, per round)"
