@@ -9,12 +9,19 @@
  *   PROFILE=1 TOP=40 deno run -A scripts/bench/js_cost.ts   self and inclusive µs per
  *                                                          request by function (V8 profiler)
  *   ROOT=/copy/of/repo deno run -A --config /copy/of/repo/deno.json scripts/bench/js_cost.ts
+ *   ROUTES=100 deno run -A scripts/bench/js_cost.ts      100 routes with a condition and a
+ *                                                       HeaderFilter each (as scripts/bench.sh),
+ *                                                       requests for the last one
  */
 const ROOT = Deno.env.get("ROOT") ?? new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const N = Number(Deno.args[0] ?? 200_000);
 const CONNS = Number(Deno.args[1] ?? 64);
 const enc = new TextEncoder();
-const REQ = enc.encode("GET / HTTP/1.1\r\nHost: 127.0.0.1:31002\r\n\r\n");
+const ROUTES = Number(Deno.env.get("ROUTES") ?? 0);
+const name = (i: number) => `r${String(i).padStart(3, "0")}`;
+const REQ = enc.encode(
+  `GET ${ROUTES ? `/${name(ROUTES - 1)}/x` : "/"} HTTP/1.1\r\nHost: 127.0.0.1:31002\r\n\r\n`,
+);
 const BODY = "x".repeat(100);
 const RESP = enc.encode(
   `HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 23 Nov 2026 02:36:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 100\r\nConnection: keep-alive\r\n\r\n${BODY}`,
@@ -113,10 +120,31 @@ await Deno.writeTextFile(
     mode: "production",
   }),
 );
-await Deno.writeTextFile(
-  `${dir}/config/routes/plain.json`,
-  JSON.stringify({ baseURI: "http://127.0.0.1:31001", handler: "ReverseProxyHandler" }),
-);
+if (ROUTES === 0) {
+  await Deno.writeTextFile(
+    `${dir}/config/routes/plain.json`,
+    JSON.stringify({ baseURI: "http://127.0.0.1:31001", handler: "ReverseProxyHandler" }),
+  );
+}
+for (let i = 0; i < ROUTES; i++) {
+  await Deno.writeTextFile(
+    `${dir}/config/routes/${name(i)}.json`,
+    JSON.stringify({
+      condition: `\${find(request.uri.path, '^/${name(i)}/')}`,
+      baseURI: "http://127.0.0.1:31001",
+      handler: {
+        type: "Chain",
+        config: {
+          filters: [{
+            type: "HeaderFilter",
+            config: { messageType: "REQUEST", add: { "X-Route": [name(i)] } },
+          }],
+          handler: "ReverseProxyHandler",
+        },
+      },
+    }),
+  );
+}
 await Gateway.start({ dir, registry, ...gatewayExtensions, console: false });
 const PROFILE = Deno.env.get("PROFILE") === "1";
 const TOP = Number(Deno.env.get("TOP") ?? 45);

@@ -38,6 +38,21 @@ export interface RouteSource {
   json: unknown;
 }
 
+/**
+ * The conditions most routes have, `${find(request.uri.path, '^/app')}` and the like, whose
+ * regular expression is a plain prefix: the characters allowed here mean themselves in
+ * both Java and JavaScript patterns, so the condition is exactly path.startsWith(prefix).
+ */
+const LITERAL_PREFIX_CONDITION =
+  /^\$\{\s*(?:find|matches)\(\s*request\.uri\.path\s*,\s*(['"])\^([A-Za-z0-9_~\/-]*)\1\s*\)\s*\}$/;
+
+/** The literal prefix a condition tests, or null when it is anything else. */
+export function literalPathPrefix(condition: Expression | null): string | null {
+  if (!condition) return null;
+  const m = LITERAL_PREFIX_CONDITION.exec(condition.source);
+  return m ? m[2] : null;
+}
+
 /** A loaded route: its condition, its heap and its handler pipeline. */
 export class Route implements Handler {
   #inFlight = 0;
@@ -56,7 +71,15 @@ export class Route implements Handler {
     readonly log: Logger,
     /** True when the route declares properties of its own (conditions then need its bindings). */
     readonly ownBindings: boolean,
-  ) {}
+  ) {
+    this.pathPrefix = ownBindings ? null : literalPathPrefix(condition);
+  }
+
+  /**
+   * When the whole condition is `${find(request.uri.path, '^/literal')}` (or `matches`),
+   * the literal: the router then tests the path with startsWith instead of evaluating it.
+   */
+  readonly pathPrefix: string | null;
 
   async handle(ctx: Context, req: HttpRequest): Promise<HttpResponse> {
     this.#inFlight++;

@@ -289,7 +289,15 @@ export class Router implements Handler {
   async handle(ctx: Context, req: HttpRequest): Promise<HttpResponse> {
     const routes = this.#routes;
     let shared: Bindings | null = null;
+    let path: string | null = null;
     for (const route of routes) {
+      const prefix = route.pathPrefix;
+      if (prefix !== null) {
+        // The same test as evaluating the condition, without the bindings and the regex.
+        path ??= req.uri.path;
+        if (!path.startsWith(prefix)) continue;
+        return await route.handle(ctx, req);
+      }
       const cond = route.condition;
       if (cond) {
         if (cond.needsEntity) await prepareEntities([cond], req);

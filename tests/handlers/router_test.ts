@@ -142,3 +142,61 @@ Deno.test("Router reloads every file of a large directory in one scan", async ()
   equal(await t.get("/299"), "299 v2");
   equal(await t.get("/0"), "0 v2");
 });
+
+Deno.test("Router answers literal path-prefix conditions as evaluating them would, in route order", async () => {
+  await using r = await routerWith({
+    "00-post.json": route("post", { condition: "${request.method == 'POST'}" }),
+    "10-app.json": route("app", { condition: "${find(request.uri.path, '^/app')}" }),
+    "20-apps.json": route("apps", { condition: '${matches(request.uri.path, "^/apps/x")}' }),
+    "30-dot.json": route("dot", { condition: "${find(request.uri.path, '^/v1.0')}" }),
+    "40-props.json": route("props", {
+      condition: "${find(request.uri.path, '^/own')}",
+      properties: { request: { uri: { path: "/own" } } },
+    }),
+    "50-root.json": route("root", { condition: "${find(request.uri.path, '^/')}" }),
+  });
+  equal(await r.get("/app/x"), "app");
+  // The earlier prefix wins: route order is kept.
+  equal(await r.get("/apps/x"), "app");
+  // Percent-encoded: conditions see the decoded path.
+  equal(await r.get("/%61pp"), "app");
+  equal(await r.get("/APP"), "root");
+  // "." is a regex wildcard: that condition is evaluated, not taken as a prefix.
+  equal(await r.get("/v1x0"), "dot");
+  // A route with properties of its own is evaluated with its bindings, to the same answer.
+  equal(await r.get("/own/x"), "props");
+  equal(await r.get("/elsewhere"), "root");
+});
+
+Deno.test("literalPathPrefix takes only whole find/matches conditions with a literal pattern", async () => {
+  const { literalPathPrefix } = await import("../../src/handlers/route.ts");
+  const { compile } = await import("../../src/el/expression.ts");
+  const prefix = (s: string) => literalPathPrefix(compile(s));
+  equal(prefix("${find(request.uri.path, '^/home')}"), "/home");
+  equal(prefix('${ matches( request.uri.path , "^/a-b_c~/d" ) }'), "/a-b_c~/d");
+  equal(prefix("${find(request.uri.path, '^/home') and request.method == 'GET'}"), null);
+  equal(prefix("${find(request.uri.path, '/home')}"), null);
+  equal(prefix("${find(request.uri.path, '^/home$')}"), null);
+  equal(prefix("${find(request.uri.path, '^/a.b')}"), null);
+  equal(prefix("${find(request.uri.rawPath, '^/home')}"), null);
+  equal(literalPathPrefix(null), null);
+});
+
+Deno.test("A literal prefix decides exactly as the evaluated condition, for any path", async () => {
+  const fc = (await import("fast-check")).default;
+  const { literalPathPrefix } = await import("../../src/handlers/route.ts");
+  const { compile, evaluateBoolean } = await import("../../src/el/expression.ts");
+  const { MutableUri } = await import("../../src/http/uri.ts");
+  const seg = fc.stringMatching(/^[A-Za-z0-9_~%.\-\/]{0,8}$/);
+  fc.assert(
+    fc.property(fc.stringMatching(/^\/[A-Za-z0-9_~\-\/]{0,6}$/), seg, (p, rawPath) => {
+      const cond = compile(`\${find(request.uri.path, '^${p}')}`);
+      const prefix = literalPathPrefix(cond);
+      equal(prefix, p);
+      const uri = MutableUri.parse(`http://gw/${rawPath}`);
+      const evaluated = evaluateBoolean(cond, { request: { uri } });
+      equal(uri.path.startsWith(prefix!), evaluated, `${p} vs ${uri.path}`);
+    }),
+    { numRuns: 2000 },
+  );
+});
