@@ -12,8 +12,8 @@ import {
   noOpAuditServiceType,
   noProxyOptionsType,
   proxyOptionsType,
-  systemProxyOptionsType,
   scheduledExecutorServiceType,
+  systemProxyOptionsType,
   temporaryStorageType,
   transactionIdOutboundFilterType,
 } from "./objects/basic_objects.ts";
