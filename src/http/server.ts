@@ -1,18 +1,18 @@
 /**
- * The server edge: HTTP/1.1 on sockets we own (so every limit and timeout is ours),
- * HTTP/2 handed to the runtime's server through a loopback bridge, and the checks
- * every request passes before any route sees it (bad-input.md §1–§3).
+ * The server edge: HTTP/1.1 and HTTP/2 (src/http/h2/) on sockets we own, so every
+ * limit and timeout is ours, and the checks every request passes before any route
+ * sees it (bad-input.md §1–§3).
  */
 import type { ClientInfo } from "./context.ts";
 import { DEFAULT_BUFFER_LIMIT, Entity, EntityTooLargeError } from "./entity.ts";
 import { HeaderMap } from "./headers.ts";
+import { H2Connection, type H2Options } from "./h2/connection.ts";
 import { HttpRequest, HttpResponse } from "./message.ts";
 import { isValidHost, parseTarget, splitHost, type TargetOptions } from "./request_target.ts";
 import { standardReason } from "./status.ts";
 import { relay, takeTunnel } from "./tunnel.ts";
 import { MutableUri } from "./uri.ts";
 import {
-  BAD_FIELD_VALUE,
   type BodySource,
   ChunkedBody,
   contentLength,
@@ -144,6 +144,8 @@ interface Connection {
   idle: boolean;
   /** Whether the client has gone, for the requests of this connection. */
   departure: Departure | null;
+  /** Set once the connection speaks HTTP/2. */
+  h2: H2Connection | null;
 }
 
 /** Shared state of a connector. */
@@ -154,15 +156,35 @@ class Connector {
   completed = 0;
   closing = false;
   #drained: (() => void) | null = null;
-  #bridge: H2Bridge | null = null;
+  #h2: H2Options | null = null;
 
   constructor(readonly opts: ServerOptions, readonly handler: EdgeHandler) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
   }
 
-  get bridge(): H2Bridge {
-    this.#bridge ??= new H2Bridge(this);
-    return this.#bridge;
+  /** What HTTP/2 connections of this connector share. */
+  get h2(): H2Options {
+    this.#h2 ??= {
+      limits: this.limits,
+      secure: this.opts.secure ?? false,
+      streaming: this.opts.streaming !== false,
+      target: this.opts,
+      connectionFields: CONNECTION_FIELDS,
+      handle: this.handler,
+      started: () => {
+        this.inFlight++;
+      },
+      finished: () => {
+        this.inFlight--;
+        this.completed++;
+      },
+      departure: (req) => {
+        const d = new Departure();
+        departures.set(req, d);
+        return () => d.leave();
+      },
+    };
+    return this.#h2;
   }
 
   removed(c: Connection): void {
@@ -174,10 +196,6 @@ class Connector {
   drained(): Promise<void> {
     if (this.conns.size === 0) return Promise.resolve();
     return new Promise((r) => this.#drained = r);
-  }
-
-  async closeBridge(): Promise<void> {
-    await this.#bridge?.close();
   }
 }
 
@@ -221,7 +239,11 @@ export function serveListener(
         listener.close();
       } catch { /* already closed */ }
       await accepting;
-      for (const c of state.conns) if (c.idle) c.wire.close();
+      for (const c of state.conns) {
+        // HTTP/2: GOAWAY, streams in flight finish, then the connection closes.
+        if (c.h2) c.h2.shutdown();
+        else if (c.idle) c.wire.close();
+      }
       let id: ReturnType<typeof setTimeout> | undefined;
       const timer = new Promise<"timeout">((r) => id = setTimeout(() => r("timeout"), graceMs));
       const result = await Promise.race([state.drained().then(() => "done" as const), timer]);
@@ -229,7 +251,6 @@ export function serveListener(
       const cutOff = result === "timeout" ? state.inFlight : 0;
       for (const c of state.conns) c.wire.close();
       await state.drained();
-      await state.closeBridge();
       return { completed: state.completed - before, cutOff };
     },
   };
@@ -259,7 +280,7 @@ async function acceptLoop(listener: Deno.Listener, state: Connector): Promise<vo
 
 async function handleConnection(conn: Deno.Conn, state: Connector): Promise<void> {
   const wire = new Wire(conn);
-  const c: Connection = { wire, idle: true, departure: null };
+  const c: Connection = { wire, idle: true, departure: null, h2: null };
   state.conns.add(c);
   try {
     if ((conn as Deno.TcpConn).setNoDelay) (conn as Deno.TcpConn).setNoDelay(true);
@@ -282,8 +303,7 @@ async function handleConnection(conn: Deno.Conn, state: Connector): Promise<void
       wire.deadline = Infinity;
       if (hs.alpnProtocol === "h2") {
         if (state.opts.http2 === false) return;
-        c.idle = false;
-        await state.bridge.handoff(wire, info);
+        await serveHttp2(c, info, state);
         return;
       }
     }
@@ -294,6 +314,15 @@ async function handleConnection(conn: Deno.Conn, state: Connector): Promise<void
     wire.close();
     state.removed(c);
   }
+}
+
+/** Serves an HTTP/2 connection (after ALPN "h2", or a cleartext preface already buffered). */
+async function serveHttp2(c: Connection, info: ClientInfo, state: Connector): Promise<void> {
+  const h2 = new H2Connection(c.wire, info, state.h2);
+  c.h2 = h2;
+  c.idle = false;
+  if (state.closing) h2.shutdown();
+  await h2.run();
 }
 
 /** The request-line and field checks; returns a request or the status to answer. */
@@ -433,7 +462,8 @@ async function serveHttp1(c: Connection, baseInfo: ClientInfo, state: Connector)
     c.idle = false;
     wire.hardDeadline = Infinity;
     if (first && state.opts.http2 !== false && startsWith(wire, H2_PREFACE)) {
-      await state.bridge.handoff(wire, baseInfo);
+      // Prior knowledge (RFC 9113 §3.3): the preface's bytes stay buffered for the h2 layer.
+      await serveHttp2(c, baseInfo, state);
       return;
     }
     first = false;
@@ -621,158 +651,4 @@ export async function writeResponse(
     await wire.writeHead(head, bytes);
   }
   return keepAlive;
-}
-
-// ---------------------------------------------------------------------------
-// Web Request/Response conversion (HTTP/2 bridge; any connector built on Deno.serve)
-
-function plain(status: number): Response {
-  return new Response(null, { status });
-}
-
-/** Converts a gateway response for Deno.serve (connection-level fields dropped). */
-export function toWebResponse(resp: HttpResponse, method: string): Response {
-  const headers = new Headers();
-  for (const [name, values] of resp.headers.entries()) {
-    if (CONNECTION_FIELDS.has(name.toLowerCase()) || !isToken(name)) continue;
-    for (const v of values) if (!BAD_FIELD_VALUE.test(v)) headers.append(name, v);
-  }
-  const status = resp.status.code;
-  const noBody = method === "HEAD" || status === 204 || status === 304 || status < 200;
-  if (noBody) {
-    void resp.entity.discard();
-    return new Response(null, {
-      status: status < 200 ? 502 : status,
-      statusText: resp.status.reasonPhrase,
-      headers,
-    });
-  }
-  const body = resp.entity.stream();
-  return new Response(body as BodyInit | null, {
-    status,
-    statusText: resp.status.reasonPhrase,
-    headers,
-  });
-}
-
-/**
- * Builds the gateway request from a web request, or answers the edge error. The
- * authority comes from Host, or from the URL (HTTP/2 :authority).
- */
-export function fromWebRequest(
-  req: Request,
-  limits: EdgeLimits,
-  secure: boolean,
-  opts: TargetOptions = {},
-): HttpRequest | Response {
-  if (req.method === "CONNECT") return plain(405);
-  const url = req.url;
-  const authStart = url.indexOf("//") + 2;
-  const pathStart = url.indexOf("/", authStart);
-  const authority = url.slice(authStart, pathStart < 0 ? url.length : pathStart);
-  const host = req.headers.get("host") ?? authority;
-  const hp = splitHost(host);
-  if (!hp) return plain(400);
-  const target = pathStart < 0 ? "/" : url.slice(pathStart);
-  if (target.length > limits.maxUriLength) return plain(414);
-  let headerBytes = 0;
-  const headers = new HeaderMap();
-  for (const [name, value] of req.headers) {
-    headerBytes += name.length + value.length + 4;
-    if (name === "set-cookie") continue;
-    headers.add(name, value);
-  }
-  if (headerBytes > limits.maxTotalHeadersSize) return plain(431);
-  const t = parseTarget(target, req.method, host, opts);
-  if (typeof t === "number") return plain(t);
-  const uri = new MutableUri({
-    scheme: secure ? "https" : "http",
-    host: hp.host,
-    port: hp.port,
-    rawPath: t.rawPath,
-    rawQuery: t.rawQuery,
-  });
-  const cl = req.headers.get("content-length");
-  const length = cl === null || !/^\d+$/.test(cl) ? -1 : Number(cl);
-  if (length > limits.maxBodySize) return plain(413);
-  let body: ReadableStream<Uint8Array> | null = req.body;
-  if (body && limits.maxBodySize !== Infinity) {
-    body = body.pipeThrough(limitStream(limits.maxBodySize));
-  }
-  const entity = new Entity(body, length);
-  return new HttpRequest({ method: req.method, uri, version: "HTTP/2.0", headers, entity });
-}
-
-function limitStream(limit: number): TransformStream<Uint8Array, Uint8Array> {
-  let n = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      n += chunk.byteLength;
-      if (n > limit) controller.error(new EntityTooLargeError(limit));
-      else controller.enqueue(chunk);
-    },
-  });
-}
-
-/**
- * HTTP/2 via the runtime's server: connections that speak h2 are relayed over
- * loopback to a private Deno.serve, which accepts h2 with prior knowledge. Each relay
- * socket's port maps back to the real client, so the handler sees the true peer;
- * a connection to the private port that is not ours is refused.
- */
-class H2Bridge {
-  #server: Deno.HttpServer<Deno.NetAddr> | null = null;
-  #clients = new Map<number, ClientInfo>();
-  #relays = new Set<Promise<void>>();
-
-  constructor(readonly state: Connector) {}
-
-  #start(): Deno.HttpServer<Deno.NetAddr> {
-    const state = this.state;
-    const secure = state.opts.secure ?? false;
-    return Deno.serve({
-      port: 0,
-      hostname: "127.0.0.1",
-      onListen: () => {},
-      onError: () => plain(500),
-    }, async (req, sinfo) => {
-      const base = this.#clients.get(sinfo.remoteAddr.port);
-      if (!base) return plain(403);
-      const r = fromWebRequest(req, state.limits, secure, state.opts);
-      if (r instanceof Response) return r;
-      state.inFlight++;
-      try {
-        const resp = await state.handler(r, { ...base, userAgent: req.headers.get("user-agent") });
-        return toWebResponse(resp, r.method);
-      } catch (e) {
-        return plain(e instanceof EntityTooLargeError ? 413 : 500);
-      } finally {
-        state.inFlight--;
-        state.completed++;
-      }
-    });
-  }
-
-  async handoff(wire: Wire, info: ClientInfo): Promise<void> {
-    this.#server ??= this.#start();
-    const up = await Deno.connect({ hostname: "127.0.0.1", port: this.#server.addr.port });
-    up.setNoDelay(true);
-    const port = (up.localAddr as Deno.NetAddr).port;
-    this.#clients.set(port, info);
-    const upWire = new Wire(up);
-    const p = relay(wire, upWire, this.state.limits.idleTimeout).finally(() => {
-      this.#clients.delete(port);
-      this.#relays.delete(p);
-    });
-    this.#relays.add(p);
-    await p;
-  }
-
-  async close(): Promise<void> {
-    await Promise.allSettled([...this.#relays]);
-    if (this.#server) {
-      await this.#server.shutdown();
-      this.#server = null;
-    }
-  }
 }

@@ -2,7 +2,7 @@
  * HTTPS connectors: node:tls terminates TLS (a certificate per server name, client
  * certificates, exact trust), and the plain-HTTP edge of src/http/server.ts serves the
  * decrypted connections, so both connector kinds share every limit, timeout and the
- * HTTP/2 bridge. Sockets get TCP_NODELAY (no Nagle + delayed-ACK stall).
+ * HTTP/2 server (src/http/h2/). Sockets get TCP_NODELAY (no Nagle + delayed-ACK stall).
  */
 import type * as net from "node:net";
 import type * as tls from "node:tls";
