@@ -166,12 +166,29 @@ export async function readClientSettings(
     connectionTimeToLive: timeout(config.get("connectionTimeToLive"), Infinity),
     reuseConnections: !(config.get("disableReuseConnection").optional()?.boolean() ?? false),
   };
-  const version = config.get("protocolVersion").optional()?.oneOf(["HTTP/1.1", "HTTP/2"]);
-  const priorKnowledge = config.get("http2PriorKnowledge").optional()?.boolean() ?? false;
-  if (version === "HTTP/2" || priorKnowledge) {
+  const versionNode = config.get("protocolVersion");
+  const version = versionNode.optional()?.oneOf(["HTTP/1.1", "HTTP/2"] as const);
+  const priorNode = config.get("http2PriorKnowledge");
+  const priorKnowledge = priorNode.optional()?.boolean() ?? false;
+  if (version === "HTTP/1.1" && priorKnowledge) {
     log.warn(
-      `${config.file}#${config.pointer}: HTTP/2 to backends is not supported; HTTP/1.1 is used`,
+      priorNode.error('ignored: protocolVersion "HTTP/1.1" keeps every backend on HTTP/1.1')
+        .message,
     );
+  }
+  // http2PriorKnowledge alone asks for HTTP/2 too (to http backends; https ones negotiate).
+  if (version === "HTTP/2" || (version === undefined && priorKnowledge)) {
+    options.protocolVersion = "HTTP/2";
+    options.http2PriorKnowledge = priorKnowledge;
+    if (!priorKnowledge) {
+      // RFC 9113 §3.1 deprecates the h2c upgrade; we never attempt it.
+      log.info(
+        versionNode.error(
+          "HTTP/2 is negotiated (ALPN) with https backends; http backends get HTTP/1.1, as the " +
+            'h2c upgrade is not done (set "http2PriorKnowledge": true for cleartext HTTP/2)',
+        ).message,
+      );
+    }
   }
   const verifier = config.get("hostnameVerifier").optional()?.oneOf(["ALLOW_ALL", "STRICT"]);
   if (verifier) options.hostnameVerification = verifier === "STRICT";
@@ -305,8 +322,10 @@ export async function exchange(
  * hostnameVerifier (STRICT; deprecated here, `tls` wins), proxyOptions (heap ProxyOptions),
  * proxy / systemProxy (deprecated), temporaryStorage, retries {enabled, count 5, delay 10 s,
  * condition}, circuitBreaker {maxFailures, openDuration, openHandler, slidingCounter.size 100},
- * disableReuseConnection (false); vertx, numberOfWorkers, stateTrackingEnabled and
- * asyncBehavior are accepted and ignored; protocolVersion HTTP/2 falls back to HTTP/1.1.
+ * disableReuseConnection (false), protocolVersion (HTTP/1.1; HTTP/2 offers h2 by ALPN to
+ * https backends, falling back to HTTP/1.1), http2PriorKnowledge (false; true speaks HTTP/2
+ * in clear to http backends and implies protocolVersion HTTP/2); vertx, numberOfWorkers,
+ * stateTrackingEnabled and asyncBehavior are accepted and ignored.
  */
 export const clientHandlerType: HeapType<Handler> = {
   name: "ClientHandler",

@@ -1,8 +1,10 @@
 /**
- * The outbound HTTP/1.1 client of ClientHandler and ReverseProxyHandler, on sockets
- * we own: a keep-alive pool per backend (scheme, host, port, TLS configuration,
- * proxy), bodies streamed both ways, nothing decoded or re-encoded, hop-by-hop fields
- * removed both ways, failures classified for the one log line IG writes.
+ * The outbound client of ClientHandler and ReverseProxyHandler, on sockets we own:
+ * HTTP/1.1 with a keep-alive pool per backend (scheme, host, port, TLS configuration,
+ * proxy, protocol), or, when the handler asks for HTTP/2, HTTP/2 connections that
+ * carry many exchanges each (ALPN over TLS, prior knowledge in clear); bodies streamed
+ * both ways, nothing decoded or re-encoded, hop-by-hop fields removed both ways,
+ * failures classified for the one log line IG writes.
  */
 import { base64Encode } from "../el/codec.ts";
 import { Entity } from "./entity.ts";
@@ -11,8 +13,17 @@ import { HOP_BY_HOP, stripHopByHop } from "./hop_by_hop.ts";
 import { type HttpRequest, HttpResponse } from "./message.ts";
 import { Status } from "./status.ts";
 import { attachTunnel } from "./tunnel.ts";
+import {
+  H2ClientConnection,
+  H2ProtocolError,
+  H2RefusedError,
+  H2RequestBodyError,
+  H2ResetError,
+  type H2Response,
+} from "./h2/client_connection.ts";
 import type { MutableUri } from "./uri.ts";
 import {
+  BAD_FIELD_VALUE,
   type BodySource,
   ChunkedBody,
   contentLength,
@@ -22,6 +33,7 @@ import {
   FixedBody,
   type Framing,
   HeadTooLargeError,
+  isToken,
   latin1Bytes,
   parseHead,
   PrematureEndError,
@@ -83,6 +95,8 @@ export interface ClientTlsConfig {
   hostnameVerification?: boolean;
   /** Identifies this configuration in pool keys: connections are never shared across two. */
   id: string;
+  /** false (ClientTlsOptions alpn.enabled false): h2 is never offered with this configuration. */
+  alpn?: boolean;
   /**
    * Opens the TLS connection itself (exact trust: pinned certificates, no platform
    * roots), which Deno.connectTls cannot; caCerts/cert/key are then not used.
@@ -100,6 +114,11 @@ export interface TlsConnectTarget {
   signal?: AbortSignal;
   /** An open connection to run TLS over (a proxy's CONNECT tunnel) instead of dialing. */
   conn?: Deno.Conn;
+  /**
+   * Protocols offered in ALPN, preferred first (default ["http/1.1"]); the connection's
+   * `handshake()` tells which one the backend chose.
+   */
+  alpnProtocols?: string[];
 }
 
 /** What a `tls` reference (kind ClientTlsOptions) must offer. */
@@ -144,6 +163,14 @@ export interface ClientOptions {
   hostHeader: "target" | "original";
   /** Largest response head accepted. */
   maxResponseHeadSize: number;
+  /**
+   * IG `protocolVersion`: "HTTP/2" offers h2 in ALPN to HTTPS backends (HTTP/1.1 when
+   * the backend does not choose it) and, with http2PriorKnowledge, speaks HTTP/2 in
+   * clear to HTTP backends. "HTTP/1.1" (the default) is HTTP/1.1 everywhere.
+   */
+  protocolVersion: "HTTP/1.1" | "HTTP/2";
+  /** IG `http2PriorKnowledge`: HTTP/2 without upgrade to `http` backends (h2c). */
+  http2PriorKnowledge: boolean;
 }
 
 export const DEFAULT_CLIENT_OPTIONS: ClientOptions = {
@@ -156,7 +183,15 @@ export const DEFAULT_CLIENT_OPTIONS: ClientOptions = {
   reuseConnections: true,
   hostHeader: "target",
   maxResponseHeadSize: 64 * 1024,
+  protocolVersion: "HTTP/1.1",
+  http2PriorKnowledge: false,
 };
+
+/** ALPN offers: HTTP/1.1 only (the default), or h2 first. */
+const ALPN_H1 = ["http/1.1"];
+const ALPN_H2 = ["h2", "http/1.1"];
+/** Times a request refused by an HTTP/2 backend (never processed) is sent again. */
+const H2_REFUSED_RETRIES = 3;
 
 /** Per-exchange options. */
 export interface SendOptions {
@@ -200,12 +235,15 @@ interface Endpoint {
   /** The host-name check: the TLS configuration's, else the handler's, else STRICT. */
   verifyHostname: boolean;
   proxy: { host: string; port: number; auth: string | null } | null;
+  /** HTTP/2: offered in ALPN, spoken with prior knowledge, or not at all. */
+  h2: "alpn" | "prior" | null;
 }
 
 /** A cached plain-HTTP endpoint without proxy, with the URI parts it was found for. */
 interface PlainEndpoint {
   ep: Endpoint;
   pool: Pool;
+  h2: H2Pool | null;
   scheme: string | null;
   host: string | null;
   port: number;
@@ -223,6 +261,15 @@ class PooledConn {
   readonly idleReadEnded = (): void => {
     if (this.idle) this.pool.drop(this);
   };
+  /** The client left: the connection is closed (the exchange cannot be taken back). */
+  cancelExchange(): void {
+    this.pool.discard(this);
+  }
+}
+
+/** An exchange a client's departure cancels. */
+interface Cancellable {
+  cancelExchange(): void;
 }
 
 /** Waiting for a connection. */
@@ -286,6 +333,12 @@ class Pool {
       };
       this.waiters.push(w);
     });
+  }
+
+  /** Takes over a connection opened elsewhere (ALPN chose HTTP/1.1 on an HTTP/2 attempt). */
+  adopt(conn: Deno.Conn): PooledConn {
+    this.total++;
+    return new PooledConn(new Wire(conn), this);
   }
 
   async #open(): Promise<PooledConn> {
@@ -355,6 +408,141 @@ class Pool {
   }
 }
 
+/**
+ * HTTP/2 connections to one endpoint, each carrying many exchanges: a request takes a
+ * stream on a connection with a free slot (the backend's MAX_CONCURRENT_STREAMS); a
+ * new connection opens only when every one is full, up to `connections`; beyond that
+ * requests wait (waitQueueSize, connectionTimeout). When ALPN picks HTTP/1.1, the
+ * connection goes to the endpoint's HTTP/1.1 pool and so do later requests.
+ */
+class H2Pool {
+  readonly conns: H2ClientConnection[] = [];
+  #opening = false;
+  readonly #waiters: (() => void)[] = [];
+  /** The backend chose HTTP/1.1 in ALPN: requests use the HTTP/1.1 pool. */
+  h1Only = false;
+  constructor(readonly client: HttpClient, readonly ep: Endpoint, readonly h1: Pool) {}
+
+  /** A connection with a free stream slot, or an HTTP/1.1 connection when ALPN chose that. */
+  async acquire(): Promise<H2ClientConnection | PooledConn> {
+    const opts = this.client.options;
+    let deadline = 0;
+    for (;;) {
+      if (this.h1Only) return this.h1.takeIdle() ?? await this.h1.acquire();
+      for (const c of this.conns) {
+        if (c.hasCapacity) {
+          c.reserve();
+          return c;
+        }
+      }
+      if (this.client.closed) {
+        throw new BackendError("pool_exhausted", this.ep.name, "client closed");
+      }
+      if (!this.#opening && this.conns.length < opts.connections) {
+        const adopted = await this.#open();
+        if (adopted !== null) return adopted;
+        continue;
+      }
+      if (this.#waiters.length >= opts.waitQueueSize) {
+        throw new BackendError(
+          "pool_exhausted",
+          this.ep.name,
+          "HTTP/2 connections and wait queue are full",
+        );
+      }
+      if (deadline === 0) deadline = Date.now() + opts.connectionTimeout;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new BackendError("timeout", this.ep.name, "no HTTP/2 stream became free in time");
+      }
+      await new Promise<void>((resolve) => {
+        const timer = left === Infinity ? undefined : setTimeout(wake, left);
+        const waiters = this.#waiters;
+        function wake() {
+          clearTimeout(timer);
+          const i = waiters.indexOf(wake);
+          if (i >= 0) waiters.splice(i, 1);
+          resolve();
+        }
+        waiters.push(wake);
+      });
+    }
+  }
+
+  /** Opens a connection; returns it as HTTP/1.1 when ALPN chose that, else null (use conns). */
+  async #open(): Promise<PooledConn | null> {
+    this.#opening = true;
+    try {
+      const ep = this.ep;
+      const client = this.client;
+      const conn = await client.connect(ep, ALPN_H2);
+      if (ep.secure) {
+        const alpn = (await (conn as Deno.TlsConn).handshake()).alpnProtocol;
+        if (alpn !== "h2") {
+          // No HTTP/2 there: this connection and the next ones speak HTTP/1.1.
+          this.h1Only = true;
+          return this.h1.adopt(conn);
+        }
+      }
+      const opts = client.options;
+      const h2: H2ClientConnection = new H2ClientConnection(new Wire(conn), {
+        maxHeaderListSize: opts.maxResponseHeadSize,
+        soTimeout: opts.soTimeout,
+        idleTimeout: opts.reuseConnections ? opts.idleTimeout : 0,
+        timeToLive: opts.connectionTimeToLive,
+        onCapacity: () => this.#changed(h2),
+      });
+      try {
+        await h2.open(opts.connectionTimeout);
+      } catch (e) {
+        throw new BackendError(
+          e instanceof TimeoutError ? "timeout" : "bad_response",
+          ep.name,
+          e instanceof TimeoutError
+            ? "backend did not start HTTP/2 within connectionTimeout"
+            : errMsg(e),
+          { cause: e },
+        );
+      }
+      if (client.closed) {
+        h2.destroy();
+        throw new BackendError("pool_exhausted", ep.name, "client closed");
+      }
+      this.conns.push(h2);
+      return null;
+    } catch (e) {
+      if (e instanceof BackendError) e.requestSent = false;
+      throw e;
+    } finally {
+      this.#opening = false;
+      this.#notify();
+    }
+  }
+
+  /** A connection's streams or state changed. */
+  #changed(c: H2ClientConnection): void {
+    if (c.closed) {
+      const i = this.conns.indexOf(c);
+      if (i >= 0) this.conns.splice(i, 1);
+    }
+    this.#notify();
+  }
+
+  /** Wakes as many waiters as there may be room for. */
+  #notify(): void {
+    if (this.#waiters.length === 0) return;
+    let room = this.h1Only ? Infinity : 0;
+    for (const c of this.conns) if (c.hasCapacity) room += c.freeSlots;
+    if (!this.#opening && this.conns.length < this.client.options.connections) room++;
+    for (let i = 0; i < room && this.#waiters.length > 0; i++) this.#waiters[0]();
+  }
+
+  close(): void {
+    for (const c of this.conns.splice(0)) c.close();
+    for (const w of this.#waiters.splice(0)) w();
+  }
+}
+
 function classifyConnectError(e: unknown, ep: Endpoint, timedOut: boolean): BackendError {
   const msg = (e as Error)?.message ?? String(e);
   let reason: BackendFailure = "connect_refused";
@@ -420,6 +608,7 @@ function isReset(e: unknown): boolean {
 export class HttpClient {
   readonly options: ClientOptions;
   readonly #pools = new Map<string, Pool>();
+  readonly #h2Pools = new Map<string, H2Pool>();
   readonly #plain = new Map<string, PlainEndpoint>();
   #last: PlainEndpoint | null = null;
   readonly #tunnels = new Set<Wire>();
@@ -439,7 +628,7 @@ export class HttpClient {
     return n;
   }
 
-  async #endpoint(uri: MutableUri): Promise<Endpoint> {
+  async #endpoint(uri: MutableUri, h1Only = false): Promise<Endpoint> {
     const scheme = (uri.scheme ?? "").toLowerCase();
     const secure = scheme === "https" || scheme === "wss";
     const name = `${scheme}://${uri.host ?? ""}:${uri.effectivePort}`;
@@ -464,10 +653,18 @@ export class HttpClient {
         : null;
       proxy = { host: u.hostname.replace(/^\[|\]$/g, ""), port: Number(u.port || 80), auth };
     }
+    let h2: Endpoint["h2"] = null;
+    if (this.options.protocolVersion === "HTTP/2" && !h1Only) {
+      // h2c through a forward proxy would need CONNECT for plain HTTP: not done.
+      if (secure && scheme === "https" && tls?.alpn !== false) h2 = "alpn";
+      else if (scheme === "http" && this.options.http2PriorKnowledge && !proxy) h2 = "prior";
+    }
     const key = `${secure ? "s" : "p"}|${host}|${uri.effectivePort}|${
       tls?.id ?? ""
-    }|${verifyHostname}|${proxy ? `${proxy.host}:${proxy.port}:${proxy.auth ?? ""}` : ""}`;
-    return { key, name, secure, host, port: uri.effectivePort, tls, verifyHostname, proxy };
+    }|${verifyHostname}|${proxy ? `${proxy.host}:${proxy.port}:${proxy.auth ?? ""}` : ""}|${
+      h2 ?? ""
+    }`;
+    return { key, name, secure, host, port: uri.effectivePort, tls, verifyHostname, proxy, h2 };
   }
 
   #pool(ep: Endpoint): Pool {
@@ -479,8 +676,28 @@ export class HttpClient {
     return p;
   }
 
-  /** Opens a connection to an endpoint (through its proxy, with TLS), within connectionTimeout. */
-  async connect(ep: Endpoint): Promise<Deno.Conn> {
+  #h2Pool(ep: Endpoint): H2Pool | null {
+    if (ep.h2 === null) return null;
+    let p = this.#h2Pools.get(ep.key);
+    if (!p) {
+      p = new H2Pool(this, ep, this.#pool(ep));
+      this.#h2Pools.set(ep.key, p);
+    }
+    return p;
+  }
+
+  /** HTTP/2 connections open across endpoints (tests, metrics). */
+  get h2Connections(): number {
+    let n = 0;
+    for (const p of this.#h2Pools.values()) n += p.conns.length;
+    return n;
+  }
+
+  /**
+   * Opens a connection to an endpoint (through its proxy, with TLS offering `alpn`),
+   * within connectionTimeout.
+   */
+  async connect(ep: Endpoint, alpn: string[] = ALPN_H1): Promise<Deno.Conn> {
     const timeout = this.options.connectionTimeout;
     const ac = new AbortController();
     let timedOut = false;
@@ -512,6 +729,7 @@ export class HttpClient {
           hostnameVerification: ep.verifyHostname,
           signal: ac.signal,
           conn: tunnel,
+          alpnProtocols: alpn,
         });
         (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
         return conn;
@@ -526,18 +744,18 @@ export class HttpClient {
         tcp.setNoDelay(true);
         if (!ep.secure) return tcp;
         await this.#proxyConnect(tcp, ep);
-        conn = await Deno.startTls(tcp, this.#tlsOptions(ep));
+        conn = await Deno.startTls(tcp, this.#tlsOptions(ep, alpn));
       } else if (ep.secure && ep.tls?.cert && ep.tls.key) {
         // Only connectTls presents a client certificate; it resolves and verifies the same name.
         conn = await Deno.connectTls(
-          this.#tlsOptions(ep) as Deno.ConnectTlsOptions & Deno.TlsCertifiedKeyPem,
+          this.#tlsOptions(ep, alpn) as Deno.ConnectTlsOptions & Deno.TlsCertifiedKeyPem,
         );
       } else {
         const tcp = await Deno.connect({ hostname: ep.host, port: ep.port, signal: ac.signal });
         pending = tcp;
         tcp.setNoDelay(true);
         if (!ep.secure) return tcp;
-        conn = await Deno.startTls(tcp, this.#tlsOptions(ep));
+        conn = await Deno.startTls(tcp, this.#tlsOptions(ep, alpn));
       }
       pending = conn;
       await (conn as Deno.TlsConn).handshake();
@@ -553,7 +771,10 @@ export class HttpClient {
     }
   }
 
-  #tlsOptions(ep: Endpoint): Deno.ConnectTlsOptions & Partial<Deno.TlsCertifiedKeyPem> {
+  #tlsOptions(
+    ep: Endpoint,
+    alpn: string[],
+  ): Deno.ConnectTlsOptions & Partial<Deno.TlsCertifiedKeyPem> {
     const t = ep.tls!;
     return {
       hostname: ep.host,
@@ -561,7 +782,7 @@ export class HttpClient {
       caCerts: t.caCerts,
       ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}),
       unsafelyDisableHostnameVerification: !ep.verifyHostname,
-      alpnProtocols: ["http/1.1"],
+      alpnProtocols: alpn,
     };
   }
 
@@ -592,18 +813,22 @@ export class HttpClient {
     }
   }
 
+  /** The authority sent (Host, or :authority in HTTP/2). */
+  #authority(req: HttpRequest, ep: Endpoint): string {
+    if (this.options.hostHeader === "original" && req.headers.has("host")) {
+      return req.headers.getFirst("host")!;
+    }
+    const uri = req.uri;
+    const h = uri.host!;
+    const defaultPort = ep.secure ? 443 : 80;
+    return uri.port >= 0 && uri.port !== defaultPort ? `${h}:${uri.port}` : h;
+  }
+
   /** The request head for a backend. */
   #head(req: HttpRequest, ep: Endpoint, body: OutBody, extra: string): string {
     const uri = req.uri;
     const target = ep.proxy && !ep.secure ? absoluteTarget(uri) : uri.pathAndQuery;
-    let host: string;
-    if (this.options.hostHeader === "original" && req.headers.has("host")) {
-      host = req.headers.getFirst("host")!;
-    } else {
-      const h = uri.host!;
-      const defaultPort = ep.secure ? 443 : 80;
-      host = uri.port >= 0 && uri.port !== defaultPort ? `${h}:${uri.port}` : h;
-    }
+    const host = this.#authority(req, ep);
     // Hop-by-hop fields, and those the client's Connection names, stay here (RFC 9110 §7.6.1).
     const named = req.headers.has("connection") ? tokens(req.headers.get("connection")) : null;
     let head = `${req.method} ${target} HTTP/1.1\r\nHost: ${host}\r\n` +
@@ -648,14 +873,22 @@ export class HttpClient {
         if (e instanceof BackendError) e.requestSent = false;
         throw e;
       }
-      cached = { ep, pool: this.#pool(ep), scheme: uri.scheme, host: uri.host, port: uri.port };
+      cached = {
+        ep,
+        pool: this.#pool(ep),
+        h2: this.#h2Pool(ep),
+        scheme: uri.scheme,
+        host: uri.host,
+        port: uri.port,
+      };
       if (fastKey !== null && !ep.secure && this.#plain.size < 1024) {
         this.#plain.set(fastKey, cached);
         this.#last = cached;
       }
     }
-    const { ep, pool } = cached;
+    const { ep, pool, h2 } = cached;
     const body = outBody(req);
+    if (h2 !== null && !h2.h1Only) return await this.#sendH2(req, ep, h2, body, opts);
     const head = this.#head(req, ep, body, "");
     // A reused connection the backend closed meanwhile is retried on a fresh one when
     // resending is safe: nothing streamed, and idempotent or bodiless (RFC 9110 §9.2.2).
@@ -707,6 +940,178 @@ export class HttpClient {
         exchanges?.delete(conn);
       }
     }
+  }
+
+  /**
+   * Sends a request over HTTP/2: a stream on a pooled connection. A request the backend
+   * refused (REFUSED_STREAM, above a GOAWAY's last stream id, or a connection that ended
+   * before it was written) was never processed and goes again on another stream, whatever
+   * its method, when its body can be sent again (RFC 9113 §8.7); a connection the backend
+   * closed cleanly before answering is retried as a stale HTTP/1.1 connection would be.
+   */
+  async #sendH2(
+    req: HttpRequest,
+    ep: Endpoint,
+    pool: H2Pool,
+    body: OutBody,
+    opts: SendOptions,
+  ): Promise<HttpResponse> {
+    const fields = this.#h2Fields(req, ep, body);
+    const resendable = body.stream === null;
+    const replayable = resendable &&
+      (IDEMPOTENT.has(req.method) || (body.bytes?.byteLength ?? 0) === 0);
+    const signal = opts.signal;
+    for (let attempt = 0;; attempt++) {
+      const conn = await pool.acquire();
+      if (conn instanceof PooledConn) {
+        // ALPN chose HTTP/1.1: a fresh connection, no stale retry needed.
+        return await this.#exchange(
+          conn,
+          ep,
+          this.#head(req, ep, body, ""),
+          body,
+          req.method,
+          opts,
+        );
+      }
+      if (signal?.aborted) {
+        conn.unreserve();
+        throw new BackendError(
+          "client_aborted",
+          ep.name,
+          "the client left before the request was sent",
+        );
+      }
+      const exchanges = signal ? exchangesOf(signal) : null;
+      let cancel: Cancellable | null = null;
+      try {
+        const r = await conn.request({
+          names: fields.names,
+          values: fields.values,
+          body: body.bytes ?? body.stream,
+          length: body.framing.kind === "length" ? body.framing.length : -1,
+          onCancel: exchanges === null ? undefined : (fn) => {
+            cancel = { cancelExchange: fn };
+            exchanges.add(cancel);
+          },
+        });
+        return this.#h2Response(r, ep, req.method, opts);
+      } catch (e) {
+        if (signal?.aborted) {
+          throw new BackendError(
+            "client_aborted",
+            ep.name,
+            "the client left; the backend call was cancelled",
+          );
+        }
+        if (e instanceof H2RefusedError && resendable && attempt < H2_REFUSED_RETRIES) continue;
+        if (
+          e instanceof H2ResetError && e.beforeResponse && replayable &&
+          attempt < H2_REFUSED_RETRIES
+        ) continue;
+        throw this.#h2Error(e, ep);
+      } finally {
+        if (cancel !== null) exchanges!.delete(cancel);
+      }
+    }
+  }
+
+  /**
+   * HTTP/2 request fields (RFC 9113 §8.3.1): pseudo-header fields from the method and
+   * URI (path and query raw, as in HTTP/1.1), then the request's fields in lower case
+   * without hop-by-hop and connection-specific ones; `te: trailers` is kept.
+   */
+  #h2Fields(req: HttpRequest, ep: Endpoint, body: OutBody): { names: string[]; values: string[] } {
+    const names = [":method", ":scheme", ":authority", ":path"];
+    const values = [req.method, ep.secure ? "https" : "http", this.#authority(req, ep)];
+    values.push(req.uri.pathAndQuery);
+    const named = req.headers.has("connection") ? tokens(req.headers.get("connection")) : null;
+    let trailers = false;
+    req.headers.forEach((vals, name, lower, token) => {
+      if (lower === "te") {
+        trailers = tokens(vals).includes("trailers");
+        return;
+      }
+      if (DERIVED.has(lower) || (named !== null && named.includes(lower))) return;
+      if (!(token || isToken(name))) return;
+      for (let i = 0; i < vals.length; i++) {
+        const v = vals[i];
+        if (BAD_FIELD_VALUE.test(v)) continue;
+        names.push(lower);
+        values.push(v.trim());
+      }
+    });
+    if (trailers) {
+      names.push("te");
+      values.push("trailers");
+    }
+    const f = body.framing;
+    if (f.kind === "length" && (f.length > 0 || METHODS_WITH_BODY.has(req.method))) {
+      names.push("content-length");
+      values.push(String(f.length));
+    }
+    return { names, values };
+  }
+
+  /** The gateway response for an HTTP/2 one: fields as received, the body streamed. */
+  #h2Response(r: H2Response, ep: Endpoint, method: string, opts: SendOptions): HttpResponse {
+    const headers = r.headers;
+    stripHopByHop(headers);
+    const code = r.status;
+    const resp = new HttpResponse(new Status(code), { headers });
+    resp.version = "HTTP/2.0";
+    const src = r.body;
+    if (src === null) return resp;
+    if (method === "HEAD" || code === 204 || code === 304) {
+      // No content, whatever arrives (RFC 9110 §6.4.1).
+      src.cancel();
+      return resp;
+    }
+    // A small body usually arrives with its head: no stream needed.
+    const whole = src.takeComplete();
+    if (whole !== null) {
+      resp.entity = new Entity(whole);
+      resp.trailers = src.trailers;
+      return resp;
+    }
+    const cl = headers.getFirst("content-length");
+    const length = cl !== null && /^\d{1,15}$/.test(cl) ? Number(cl) : -1;
+    resp.entity = new Entity(
+      sourceStream(src, {
+        onEnd: () => {
+          if (src.trailers) resp.trailers = src.trailers;
+        },
+        onCancel: () => src.cancel(),
+        mapError: (e) => {
+          const err = e instanceof BackendError ? e : new BackendError(
+            "upstream_body_error",
+            ep.name,
+            `response body failed: ${errMsg(e)}`,
+            { cause: e },
+          );
+          opts.onBodyError?.(err);
+          return err;
+        },
+      }),
+      length,
+    );
+    return resp;
+  }
+
+  #h2Error(e: unknown, ep: Endpoint): BackendError {
+    if (e instanceof BackendError) return e;
+    if (e instanceof H2RefusedError) {
+      const err = new BackendError("bad_response", ep.name, e.message, { cause: e });
+      err.requestSent = false;
+      return err;
+    }
+    if (e instanceof H2RequestBodyError) {
+      return new BackendError("request_body_error", ep.name, e.message, { cause: e.reason });
+    }
+    if (e instanceof H2ResetError || e instanceof H2ProtocolError) {
+      return new BackendError("bad_response", ep.name, e.message, { cause: e });
+    }
+    return this.#ioError(e, ep, "bad_response");
   }
 
   async #exchange(
@@ -900,7 +1305,8 @@ export class HttpClient {
         connectionTimeout: opts.connectionTimeout ?? this.options.connectionTimeout,
       })
       : this;
-    const ep = await client.#endpoint(req.uri);
+    // WebSocket upgrades are HTTP/1.1 (RFC 8441's extended CONNECT is not used).
+    const ep = await client.#endpoint(req.uri, true);
     const conn = await client.connect(ep);
     const wire = new Wire(conn);
     const idle = opts.soTimeout ?? this.options.soTimeout;
@@ -964,6 +1370,8 @@ export class HttpClient {
   /** Closes every pooled connection; exchanges in progress finish on theirs. */
   close(): Promise<void> {
     this.closed = true;
+    for (const p of this.#h2Pools.values()) p.close();
+    this.#h2Pools.clear();
     for (const p of this.#pools.values()) p.close();
     this.#pools.clear();
     this.#plain.clear();
@@ -978,14 +1386,14 @@ export class HttpClient {
  * of a client connection the same signal, so one listener per signal (not per request)
  * closes whichever backend connections are in use when it aborts.
  */
-const signalled = new WeakMap<AbortSignal, Set<PooledConn>>();
+const signalled = new WeakMap<AbortSignal, Set<Cancellable>>();
 
-function exchangesOf(signal: AbortSignal): Set<PooledConn> {
+function exchangesOf(signal: AbortSignal): Set<Cancellable> {
   let set = signalled.get(signal);
   if (!set) {
     const conns = set = new Set();
     signal.addEventListener("abort", () => {
-      for (const c of conns) c.pool.discard(c);
+      for (const c of conns) c.cancelExchange();
       conns.clear();
     }, { once: true });
     signalled.set(signal, set);

@@ -135,6 +135,8 @@ export class ClientTlsOptions implements ClientTlsProvider {
     readonly hostnameVerification: boolean | undefined,
     readonly log: Logger,
     snapshot: Snapshot,
+    /** alpn.enabled: false means no h2 offer, whatever the handler's protocolVersion. */
+    readonly alpn = true,
   ) {
     this.#snapshot = snapshot;
     this.#material = this.#makeMaterial();
@@ -195,6 +197,7 @@ export class ClientTlsOptions implements ClientTlsProvider {
       cert: identity?.certificatePem,
       key: identity?.keyPem,
       hostnameVerification: this.hostnameVerification,
+      alpn: this.alpn,
       connect: (target) => connectWith(target, { identity, anchors, roots, versions }),
     };
   }
@@ -228,7 +231,8 @@ function connectWith(
       ...(m.identity ? { cert: m.identity.certificatePem, key: m.identity.keyPem } : {}),
       rejectUnauthorized: !pinned,
       checkServerIdentity: () => undefined,
-      ALPNProtocols: ["http/1.1"],
+      // h2 is offered only when the handler asks for HTTP/2; handshake() tells the choice.
+      ALPNProtocols: target.alpnProtocols ?? ["http/1.1"],
       minVersion: m.versions.minVersion,
       maxVersion: m.versions.maxVersion,
     });
@@ -270,7 +274,8 @@ function connectWith(
  * exactly its certificates are trusted; keyManager (one or a list, the first is used):
  * client certificate for mutual TLS; hostnameVerifier (STRICT): STRICT or ALLOW_ALL
  * (skips the name check only); sslEnabledProtocols, sslCipherSuites,
- * sslContextAlgorithm, alpn, offloadHandshake as in ServerTlsOptions.
+ * sslContextAlgorithm, offloadHandshake as in ServerTlsOptions; alpn {enabled (true)}: false
+ * keeps a handler with protocolVersion HTTP/2 on HTTP/1.1 with this configuration.
  */
 export const clientTlsOptionsType: HeapType<ClientTlsOptions> = {
   name: "ClientTlsOptions",
@@ -293,7 +298,9 @@ export const clientTlsOptionsType: HeapType<ClientTlsOptions> = {
       ["ALLOW_ALL", "STRICT"] as const,
     );
     const versions = readVersionRange(config);
-    readAlpn(config); // backends are spoken to in HTTP/1.1; ALPN offers only that
+    // What ALPN offers follows the handler's protocolVersion (h2 and http/1.1, or http/1.1);
+    // alpn.enabled false keeps HTTP/2 out of this configuration's connections.
+    const alpn = readAlpn(config);
     ignoreOffloadHandshake(config);
     const keyManager = keyManagers[0] ?? null;
     let snapshot: Snapshot;
@@ -317,6 +324,7 @@ export const clientTlsOptionsType: HeapType<ClientTlsOptions> = {
       verifier === undefined ? undefined : verifier === "STRICT",
       log,
       snapshot,
+      alpn,
     );
   },
 };

@@ -908,7 +908,9 @@ export class H2Connection implements Timed {
       reader.releaseLock();
     }
     s.ending = true;
-    s.trailers = trailers;
+    // Trailers of a streamed body (a proxied HTTP/2 or chunked response) arrive with its end.
+    const late = resp.trailers;
+    s.trailers = late !== null && late.size > 0 ? late : trailers;
     this.#sendPending(s);
     if (!s.sendDone) await this.#sent(s);
   }
