@@ -2,19 +2,19 @@ import { applyTransformations, resolveTokens, TokenError, tokenToEnvName } from 
 import type { Bindings } from "../el/expression.ts";
 import { EL_GET } from "../el/protocol.ts";
 import { ConfigError, ConfigNode, type ConfigScope, isPlainObject } from "../heap/config_node.ts";
+import {
+  getSystemProperty,
+  setSystemProperty,
+  systemPropertyEntries,
+} from "../system_properties.ts";
 
-/** Java-style system properties: -Dname=value from IG_OPTS / JAVA_OPTS and --define flags. */
-const systemProperties = new Map<string, string>();
-
-export function setSystemProperty(name: string, value: string): void {
-  systemProperties.set(name, value);
-}
+export { setSystemProperty };
 
 /** Reads -Dname=value pairs from IG_OPTS and JAVA_OPTS (the rest is ignored). */
 export function loadSystemPropertiesFromEnv(): void {
   for (const v of [Deno.env.get("JAVA_OPTS"), Deno.env.get("IG_OPTS")]) {
     for (const m of (v ?? "").matchAll(/-D([^=\s]+)=("[^"]*"|'[^']*'|\S*)/g)) {
-      systemProperties.set(m[1], m[2].replace(/^["']|["']$/g, ""));
+      setSystemProperty(m[1], m[2].replace(/^["']|["']$/g, ""));
     }
   }
 }
@@ -29,7 +29,7 @@ export function systemBinding(): Record<string, string> {
     "line.separator": "\n",
     "file.separator": "/",
   };
-  for (const [k, v] of systemProperties) o[k] = v;
+  for (const [k, v] of systemPropertyEntries()) o[k] = v;
   return o;
 }
 
@@ -58,7 +58,7 @@ export function tokenLookup(
     if (p !== undefined && p !== null && typeof p !== "object") return String(p);
     const env = Deno.env.get(tokenToEnvName(name));
     if (env !== undefined) return env;
-    return systemProperties.get(name);
+    return getSystemProperty(name);
   };
 }
 

@@ -5,10 +5,12 @@ import { BASE64, resolveFormat, type SecretFormat } from "./property_format.ts";
 import { setGlobalDefaultFactory } from "./provider.ts";
 import { DEFAULT_LEASE_MS, leaseExpiryAt } from "./refresh.ts";
 import { envVariableName } from "./secret_id.ts";
+import { getSystemProperty } from "../system_properties.ts";
 
 /**
- * Reads secrets from environment variables: secret ID `keystore.secret.id` is variable
- * `KEYSTORE_SECRET_ID`. Java system properties (looked up first by IG) do not exist here.
+ * Reads secrets as IG does: first the system property named as the secret ID
+ * (`-Dkeystore.secret.id=…` on the command line, IG_OPTS or JAVA_OPTS), then the
+ * environment variable `KEYSTORE_SECRET_ID` (upper case, dots to underscores).
  */
 export class SystemAndEnvSecretStore extends MappedStore {
   constructor(
@@ -18,11 +20,20 @@ export class SystemAndEnvSecretStore extends MappedStore {
     leaseMs: number,
     log: Logger,
     readonly env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+    readonly property: (name: string) => string | undefined = getSystemProperty,
   ) {
     super(storeName, format, mappings, leaseMs, log);
   }
 
   protected read(id: string): Promise<RawValue | string> {
+    const prop = this.property(id);
+    if (prop !== undefined) {
+      return Promise.resolve({
+        raw: new TextEncoder().encode(prop),
+        stableId: id,
+        where: `system property "${id}"`,
+      });
+    }
     const name = envVariableName(id);
     let value: string | undefined;
     try {
@@ -30,7 +41,11 @@ export class SystemAndEnvSecretStore extends MappedStore {
     } catch {
       return Promise.resolve(`environment variable "${name}" cannot be read (no --allow-env)`);
     }
-    if (value === undefined) return Promise.resolve(`environment variable "${name}" is not set`);
+    if (value === undefined) {
+      return Promise.resolve(
+        `neither system property "${id}" nor environment variable "${name}" is set`,
+      );
+    }
     return Promise.resolve({
       raw: new TextEncoder().encode(value),
       stableId: name,
@@ -40,7 +55,8 @@ export class SystemAndEnvSecretStore extends MappedStore {
 }
 
 /**
- * Secrets from environment variables (ID upper-cased, dots to underscores).
+ * Secrets from system properties (-D, by secret ID), then environment variables (ID
+ * upper-cased, dots to underscores).
  * @example {"name": "SystemAndEnvSecretStore-1", "type": "SystemAndEnvSecretStore"}
  * Fields: format (BASE64): "BASE64", "PLAIN" or a format object for unmapped IDs;
  * mappings (none): [{secretId, format}] per-ID formats (e.g. PemPropertyFormat);

@@ -247,3 +247,53 @@ Deno.test("ig --version and --help print and exit 0", async () => {
     match(new TextDecoder().decode(out.stdout), /ig \d+\.\d+\.\d+/);
   }
 });
+
+Deno.test("Gateway resolves the seed's keystore password from a -D system property before the environment", async () => {
+  const seed = `${root}tests/fixtures/secrets/seed`;
+  const dir = await makeInstance({
+    "config/admin.json": {
+      mode: "development",
+      connectors: [
+        { port: 0, vertx: { host: "127.0.0.1" } },
+        { port: 0, vertx: { host: "127.0.0.1" }, tls: "ServerTlsOptions-1" },
+      ],
+      heap: [
+        {
+          name: "ServerTlsOptions-1",
+          type: "ServerTlsOptions",
+          config: {
+            keyManager: {
+              type: "SecretsKeyManager",
+              config: { signingSecretId: "key.manager.secret.id", secretsProvider: "Keystore" },
+            },
+          },
+        },
+        { name: "SystemAndEnvSecretStore-1", type: "SystemAndEnvSecretStore" },
+        {
+          name: "Keystore",
+          type: "KeyStoreSecretStore",
+          config: {
+            file: `${seed}/IG-keystore`,
+            storePasswordSecretId: "keystore.secret.id",
+            secretsProvider: "SystemAndEnvSecretStore-1",
+            mappings: [{ secretId: "key.manager.secret.id", aliases: ["https-connector-key"] }],
+          },
+        },
+      ],
+    },
+    "config/routes/hello.json": {
+      handler: { type: "StaticResponseHandler", config: { status: 200, entity: "tls ok" } },
+    },
+  });
+  // The environment holds a wrong password: the -D property must win, as in IG.
+  await using gw = await startGateway(dir, {
+    args: [`-Dkeystore.secret.id=${btoa("password")}`, "--instance", dir],
+    env: { KEYSTORE_SECRET_ID: btoa("wrong") },
+  });
+  const out = await new Deno.Command("curl", {
+    args: ["-sk", "--max-time", "10", `https://127.0.0.1:${gw.ports[1]}/`],
+    stdout: "piped",
+  }).output();
+  equal(new TextDecoder().decode(out.stdout), "tls ok");
+  ok(!gw.output().includes(btoa("password")), "the secret reached the log");
+});

@@ -280,7 +280,7 @@ Deno.test("A secret ID no store resolves names every store and why", async () =>
     equal(
       e.message,
       'no signing secret for secret ID "missing.id" in stores "Pw", "KS", "Env": "Pw": no entry "missing.id"; ' +
-        '"KS": no mapping for this secret ID; "Env": environment variable "MISSING_ID" is not set',
+        '"KS": no mapping for this secret ID; "Env": neither system property "missing.id" nor environment variable "MISSING_ID" is set',
     );
     messages.push(e.message);
     return true;

@@ -150,6 +150,23 @@ Deno.test("SystemAndEnvSecretStore reads BASE64 by default, PLAIN byte for byte,
   }
 });
 
+Deno.test("SystemAndEnvSecretStore reads the -D system property named as the secret ID before the environment", async () => {
+  const { setSystemProperty } = await import("../../src/system_properties.ts");
+  Deno.env.set("SYS_FIRST_ID", btoa("from env"));
+  Deno.env.set("ONLY_ENV_ID", btoa("env only"));
+  setSystemProperty("sys.first.id", btoa("from -D"));
+  try {
+    const heap = await testHeap([{ name: "E", type: "SystemAndEnvSecretStore" }]);
+    const e = await resolveSecretsProvider(nodeIn(heap, "E"), heap);
+    equal((await e.getActive("sys.first.id", "generic")).text(), "from -D");
+    equal((await e.getActive("only.env.id", "generic")).text(), "env only");
+    await heap.close();
+  } finally {
+    Deno.env.delete("SYS_FIRST_ID");
+    Deno.env.delete("ONLY_ENV_ID");
+  }
+});
+
 Deno.test("FileSystemSecretStore keeps PLAIN files byte for byte and reads keys with formats", async () => {
   const heap = await testHeap([
     {
