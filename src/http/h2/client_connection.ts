@@ -6,60 +6,40 @@
  * GOAWAY and RST_STREAM both ways, and per-stream inactivity limits. Frames made
  * while handling a batch of input go out in one write, as on the server side.
  */
-import { coarseNow, type Timed, unwatch, watch } from "../deadlines.ts";
+import { coarseNow, unwatch, watch } from "../deadlines.ts";
 import { HeaderMap } from "../headers.ts";
-import { BAD_FIELD_VALUE, type BodySource, copyBytes, EMPTY_BYTES, TimeoutError } from "../wire.ts";
-import type { Wire } from "../wire.ts";
+import { copyBytes, EMPTY_BYTES, TimeoutError, type Wire } from "../wire.ts";
 import {
   CANCEL,
-  COMPRESSION_ERROR,
   ConnectionError,
-  CONTINUATION,
-  DATA,
-  DEFAULT_MAX_FRAME_SIZE,
-  DEFAULT_WINDOW,
-  ENHANCE_YOUR_CALM,
   FLAG_ACK,
-  FLAG_END_HEADERS,
   FLAG_END_STREAM,
-  FLAG_PADDED,
-  FLAG_PRIORITY,
-  FLOW_CONTROL_ERROR,
-  FRAME_SIZE_ERROR,
-  GOAWAY,
-  HEADERS,
   INTERNAL_ERROR,
-  MAX_WINDOW,
   NO_ERROR,
-  OutBuf,
-  PING,
   PREFACE,
-  PRIORITY,
   PROTOCOL_ERROR,
-  PUSH_PROMISE,
-  readU31,
-  readU32,
   REFUSED_STREAM,
-  RST_STREAM,
   SETTINGS,
   SETTINGS_ENABLE_PUSH,
-  SETTINGS_HEADER_TABLE_SIZE,
   SETTINGS_INITIAL_WINDOW_SIZE,
   SETTINGS_MAX_CONCURRENT_STREAMS,
-  SETTINGS_MAX_FRAME_SIZE,
   SETTINGS_MAX_HEADER_LIST_SIZE,
   STREAM_CLOSED,
   StreamError,
-  WINDOW_UPDATE,
   writeData,
   writeGoaway,
-  writePing,
   writeRstStream,
-  writeSettings,
-  writeSettingsAck,
-  writeWindowUpdate,
 } from "./frames.ts";
-import { HeaderList, HpackDecoder, HpackEncoder, HpackError, Indexing } from "./hpack.ts";
+import { Indexing } from "./hpack.ts";
+import {
+  CONNECTION_SPECIFIC,
+  H2Endpoint,
+  H2InboundBody,
+  H2Stream,
+  type HeaderBlock,
+  OUT_HIGH,
+  validField,
+} from "./endpoint.ts";
 
 /** Receive window of each stream: what a backend may send ahead of the reader. */
 const STREAM_WINDOW = 1024 * 1024;
@@ -68,28 +48,11 @@ const CONNECTION_WINDOW = 8 * 1024 * 1024;
 /** Credit is returned once a quarter of a window was read. */
 const STREAM_UPDATE_THRESHOLD = STREAM_WINDOW / 4;
 const CONNECTION_UPDATE_THRESHOLD = CONNECTION_WINDOW / 4;
-/** The HPACK table the backend's encoder may use (the default) and the one ours uses at most. */
-const TABLE_SIZE = 4096;
-/** Output above this makes request bodies wait (and input wait) until a write completes. */
-const OUT_HIGH = 256 * 1024;
-/** Frames of one header block (HEADERS + CONTINUATION). */
-const MAX_BLOCK_FRAMES = 64;
-/** Stream ids remembered after we reset them, to ignore frames already in flight. */
-const RECENT_RESETS = 256;
 /** The highest stream id a client may use. */
 const MAX_STREAM_ID = 0x7fff_ffff;
 /** Ids of streams kept while the backend's first SETTINGS are awaited (default: unlimited). */
 const DEFAULT_MAX_STREAMS = 100;
 
-const LOWER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-/** Response fields that are malformed in HTTP/2 (RFC 9113 §8.2.2). */
-const CONNECTION_SPECIFIC = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-]);
 /** Request fields kept out of every compression table (RFC 7541 §7.1.3). */
 const SENSITIVE = new Set(["authorization", "proxy-authorization", "cookie"]);
 /** Framing and routing fields that are not taken from trailers (RFC 9110 §6.5.1). */
@@ -203,121 +166,26 @@ export interface H2Response {
 }
 
 /** A response body arriving in DATA frames; reading it returns window to the backend. */
-export class H2ResponseBody implements BodySource {
-  #chunks: Uint8Array[] = [];
-  #head = 0;
-  ended = false;
-  done = false;
-  error: unknown = null;
-  trailers: HeaderMap | null = null;
-  queued = 0;
-  /** A read waits for DATA (counts as a stalled exchange after soTimeout). */
-  waiting = false;
-  #wake: (() => void) | null = null;
+export class H2ResponseBody extends H2InboundBody {
+  readonly #conn: H2ClientConnection;
+  readonly #stream: ClientStream;
 
-  constructor(readonly conn: H2ClientConnection, readonly stream: ClientStream) {}
-
-  push(chunk: Uint8Array): void {
-    this.#chunks.push(chunk);
-    this.queued += chunk.byteLength;
-    this.#notify();
-  }
-
-  end(): void {
-    this.ended = true;
-    this.#notify();
-  }
-
-  /** Fails pending and later reads; returns the bytes that were still queued. */
-  fail(e: unknown): number {
-    if (this.error === null) this.error = e;
-    const n = this.queued;
-    this.#chunks.length = 0;
-    this.#head = 0;
-    this.queued = 0;
-    this.#notify();
-    return n;
-  }
-
-  #notify(): void {
-    const w = this.#wake;
-    this.#wake = null;
-    w?.();
-  }
-
-  async next(): Promise<Uint8Array | null> {
-    for (;;) {
-      if (this.error !== null) throw this.error;
-      if (this.#head < this.#chunks.length) {
-        const chunk = this.#chunks[this.#head];
-        this.#chunks[this.#head++] = EMPTY_BYTES;
-        if (this.#head === this.#chunks.length) {
-          this.#chunks.length = 0;
-          this.#head = 0;
-        }
-        this.queued -= chunk.byteLength;
-        this.conn.consumed(this.stream, chunk.byteLength);
-        return chunk;
-      }
-      if (this.ended) {
-        this.done = true;
-        return null;
-      }
-      this.waiting = true;
-      this.stream.progress = coarseNow();
-      await new Promise<void>((r) => this.#wake = r);
-      this.waiting = false;
-    }
-  }
-
-  /**
-   * The whole body when it has all arrived already (END_STREAM seen, nothing read yet),
-   * taken at once without a stream; else null.
-   */
-  takeComplete(): Uint8Array | null {
-    if (!this.ended || this.error !== null || this.#head !== 0) return null;
-    const chunks = this.#chunks;
-    const n = this.queued;
-    let out: Uint8Array;
-    if (chunks.length === 1) out = chunks[0];
-    else {
-      out = new Uint8Array(n);
-      let off = 0;
-      for (const c of chunks) {
-        out.set(c, off);
-        off += c.byteLength;
-      }
-    }
-    this.#chunks = [];
-    this.queued = 0;
-    this.done = true;
-    this.conn.consumed(this.stream, n);
-    return out;
+  constructor(conn: H2ClientConnection, stream: ClientStream) {
+    super(conn, stream);
+    this.#conn = conn;
+    this.#stream = stream;
   }
 
   /** Nobody will read the rest: the stream is cancelled. */
   cancel(): void {
-    this.conn.cancelStream(this.stream);
+    this.#conn.cancelStream(this.#stream);
   }
 }
 
 /** One request/response exchange. */
-class ClientStream {
-  sendWindow: number;
-  recvWindow = STREAM_WINDOW;
-  unacked = 0;
-  /** END_STREAM sent (or the stream was reset). */
-  sendDone = false;
-  /** END_STREAM received (or the stream was reset). */
-  recvDone = false;
-  reset = false;
+class ClientStream extends H2Stream {
   /** The final response head arrived. */
   answered = false;
-  body: H2ResponseBody | null = null;
-  declared = -1;
-  received = 0;
-  /** Last time this exchange moved (ms). */
-  progress: number;
   /** The request body waits for window or output room. */
   sendBlocked = false;
   #sendWake: (() => void) | null = null;
@@ -325,9 +193,8 @@ class ClientStream {
   reject!: (e: unknown) => void;
   readonly response: Promise<H2Response>;
 
-  constructor(readonly id: number, sendWindow: number) {
-    this.sendWindow = sendWindow;
-    this.progress = coarseNow();
+  constructor(id: number, sendWindow: number) {
+    super(id, sendWindow, STREAM_WINDOW);
     this.response = new Promise<H2Response>((res, rej) => {
       this.resolve = res;
       this.reject = rej;
@@ -349,63 +216,33 @@ class ClientStream {
   }
 }
 
-interface PendingBlock {
-  streamId: number;
-  endStream: boolean;
-  frames: number;
-}
-
 /** An HTTP/2 connection to one backend, used by the outbound client's pool. */
-export class H2ClientConnection implements Timed {
-  deadline = Infinity;
-  readonly #wire: Wire;
+export class H2ClientConnection extends H2Endpoint<ClientStream> {
   readonly #opts: H2ClientOptions;
-  readonly #out = new OutBuf();
-  readonly #decoder = new HpackDecoder(TABLE_SIZE);
-  readonly #encoder = new HpackEncoder(TABLE_SIZE);
-  readonly #fields = new HeaderList();
-  readonly #streams = new Map<number, ClientStream>();
-  readonly #sendBlocked = new Set<ClientStream>();
-  readonly #recentResets: number[] = [];
   readonly #born = Date.now();
   #nextId = 1;
   /** Slots promised to requests not yet made (see reserve()). */
   #reserved = 0;
   /** Highest stream id whose HEADERS went out in a completed write. */
   #writtenId = 0;
-  /** Highest stream id whose HEADERS are in the output buffer. */
-  #encodedId = 0;
   #goaway = false;
   #closing = false;
-  #closed = false;
   /** Why the connection ended, for streams that were still open. */
   #closeError: Error | null = null;
-  // Peer settings and windows.
   #peerMaxStreams = DEFAULT_MAX_STREAMS;
-  #peerInitialWindow = DEFAULT_WINDOW;
-  #peerMaxFrame = DEFAULT_MAX_FRAME_SIZE;
-  #sendWindow = DEFAULT_WINDOW;
-  #recvWindow = CONNECTION_WINDOW;
-  #connUnacked = 0;
-  // A header block in progress.
-  #block: PendingBlock | null = null;
-  #blockBuf = new Uint8Array(0);
-  #blockLen = 0;
-  readonly #maxBlock: number;
-  // Writing.
-  #writing = false;
-  #flushQueued = false;
-  #writeStarted = 0;
-  #drainWaiters: (() => void)[] = [];
-  #idleSince = coarseNow();
   readonly #checkEvery: number;
   /** Streams opened over the connection's life (tests, metrics). */
   streamsOpened = 0;
 
   constructor(wire: Wire, opts: H2ClientOptions) {
-    this.#wire = wire;
+    super(wire, {
+      connectionWindow: CONNECTION_WINDOW,
+      connectionThreshold: CONNECTION_UPDATE_THRESHOLD,
+      streamThreshold: STREAM_UPDATE_THRESHOLD,
+      maxListSize: opts.maxHeaderListSize,
+      ignoreLateData: true,
+    });
     this.#opts = opts;
-    this.#maxBlock = 2 * opts.maxHeaderListSize + 16 * 1024;
     const shortest = Math.min(opts.soTimeout, opts.idleTimeout, opts.timeToLive);
     this.#checkEvery = Math.max(50, Math.min(1000, shortest / 4));
   }
@@ -416,15 +253,14 @@ export class H2ClientConnection implements Timed {
    * fails here, before any request is sent. Then reads frames in the background.
    */
   async open(timeout: number): Promise<void> {
-    const wire = this.#wire;
-    const out = this.#out;
+    const wire = this.wire;
+    const out = this.out;
     out.bytes(PREFACE);
-    writeSettings(out, [
+    this.writeSettings([
       [SETTINGS_ENABLE_PUSH, 0],
       [SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW],
       [SETTINGS_MAX_HEADER_LIST_SIZE, this.#opts.maxHeaderListSize],
     ]);
-    writeWindowUpdate(out, 0, CONNECTION_WINDOW - DEFAULT_WINDOW);
     wire.timeout = timeout;
     wire.hardDeadline = timeout === Infinity ? Infinity : Date.now() + timeout;
     try {
@@ -460,29 +296,19 @@ export class H2ClientConnection implements Timed {
     void this.#run();
   }
 
-  /** Streams in progress. */
-  get activeStreams(): number {
-    return this.#streams.size;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** New streams may be opened (not closing, not past its time to live). */
   get usable(): boolean {
-    return !this.#closed && !this.#goaway && !this.#closing && this.#nextId <= MAX_STREAM_ID &&
+    return !this.closed && !this.#goaway && !this.#closing && this.#nextId <= MAX_STREAM_ID &&
       Date.now() - this.#born < this.#opts.timeToLive;
   }
 
   /** Streams that may still be opened before the backend's limit. */
   get freeSlots(): number {
-    return Math.max(0, this.#peerMaxStreams - this.#streams.size - this.#reserved);
+    return Math.max(0, this.#peerMaxStreams - this.streams.size - this.#reserved);
   }
 
   /** A new stream may be opened now without going over the backend's limit. */
   get hasCapacity(): boolean {
-    return this.usable && this.#streams.size + this.#reserved < this.#peerMaxStreams;
+    return this.usable && this.streams.size + this.#reserved < this.#peerMaxStreams;
   }
 
   /**
@@ -512,25 +338,25 @@ export class H2ClientConnection implements Timed {
     const id = this.#nextId;
     this.#nextId += 2;
     this.streamsOpened++;
-    const s = new ClientStream(id, this.#peerInitialWindow);
-    this.#streams.set(id, s);
+    const s = new ClientStream(id, this.peerInitialWindow);
+    this.streams.set(id, s);
     const body = init.body;
     const bodiless = body === null || (body instanceof Uint8Array && body.byteLength === 0);
     this.#sendHeaders(s, init.names, init.values, bodiless);
-    this.#encodedId = id;
+    this.outMark = id;
     if (bodiless) s.sendDone = true;
     else if (body instanceof Uint8Array) void this.#sendBody(s, body, body.byteLength);
     else void this.#sendBody(s, body!, init.length);
     init.onCancel?.(() => this.cancelStream(s));
-    this.#scheduleFlush();
+    this.scheduleFlush();
     return s.response;
   }
 
   /** Closes the connection politely (GOAWAY) once the streams in flight are done. */
   close(): void {
-    if (this.#closed) return;
+    if (this.closed) return;
     this.#goaway = true;
-    if (this.#streams.size === 0) void this.#shut(null);
+    if (this.streams.size === 0) void this.#shut(null);
   }
 
   /** Closes at once; streams in flight fail. */
@@ -540,30 +366,30 @@ export class H2ClientConnection implements Timed {
 
   /** Called by the deadline sweep: stalled exchanges, idle time, time to live. */
   expire(): void {
-    if (this.#closed) return;
+    if (this.closed) return;
     const now = Date.now();
     const opts = this.#opts;
-    if (this.#writing && now - this.#writeStarted > opts.soTimeout) {
+    if (this.writeStalled(now, opts.soTimeout)) {
       // The backend stopped reading.
       this.#teardown(new TimeoutError("HTTP/2 backend stopped reading"));
       return;
     }
-    if (this.#streams.size === 0) {
+    if (this.streams.size === 0) {
       if (
-        now - this.#idleSince >= opts.idleTimeout || now - this.#born >= opts.timeToLive ||
+        now - this.idleSince >= opts.idleTimeout || now - this.#born >= opts.timeToLive ||
         this.#goaway
       ) {
         void this.#shut(null);
         return;
       }
     } else {
-      for (const s of [...this.#streams.values()]) {
+      for (const s of [...this.streams.values()]) {
         const waiting = !s.answered || s.sendBlocked || (s.body !== null && s.body.waiting);
         if (waiting && now - s.progress > opts.soTimeout) {
           this.#failStream(s, new TimeoutError("backend did not answer within soTimeout"), CANCEL);
         }
       }
-      this.#scheduleFlush();
+      this.scheduleFlush();
     }
     this.deadline = now + this.#checkEvery;
   }
@@ -571,24 +397,13 @@ export class H2ClientConnection implements Timed {
   // ------------------------------------------------------------------ input
 
   async #run(): Promise<void> {
-    const wire = this.#wire;
     try {
-      for (;;) {
-        this.#processFrames();
-        if (this.#closed) return;
-        this.#scheduleFlush();
-        while (this.#out.len > OUT_HIGH && !this.#closed) await this.#written();
-        if (!(await wire.fill())) {
-          this.#teardown(
-            new H2ResetError(NO_ERROR, "backend closed the HTTP/2 connection", true),
-          );
-          return;
-        }
-      }
+      if (await this.readFrames()) return;
+      this.#teardown(new H2ResetError(NO_ERROR, "backend closed the HTTP/2 connection", true));
     } catch (e) {
-      if (this.#closed) return;
+      if (this.closed) return;
       if (e instanceof ConnectionError) {
-        writeGoaway(this.#out, 0, e.code);
+        writeGoaway(this.out, 0, e.code);
         this.#teardown(new H2ProtocolError(`HTTP/2 protocol error: ${e.message}`), true);
       } else if (e instanceof TimeoutError) this.#teardown(e);
       else {
@@ -599,117 +414,35 @@ export class H2ClientConnection implements Timed {
     }
   }
 
-  #processFrames(): void {
-    const wire = this.#wire;
-    while (!this.#closed && wire.w - wire.r >= 9) {
-      const b = wire.buf;
-      const r = wire.r;
-      const length = (b[r] << 16) | (b[r + 1] << 8) | b[r + 2];
-      if (length > DEFAULT_MAX_FRAME_SIZE) {
-        throw new ConnectionError(FRAME_SIZE_ERROR, `frame of ${length} bytes`);
-      }
-      if (wire.w - r < 9 + length) return;
-      const type = b[r + 3];
-      const flags = b[r + 4];
-      const id = readU31(b, r + 5);
-      wire.r = r + 9 + length;
-      try {
-        this.#frame(type, flags, id, b, r + 9, length);
-      } catch (e) {
-        if (!(e instanceof StreamError)) throw e;
-        const s = this.#streams.get(e.streamId);
-        if (s !== undefined) {
-          this.#failStream(s, new H2ProtocolError(`HTTP/2 stream error: ${e.message}`), e.code);
-        } else {
-          writeRstStream(this.#out, e.streamId, e.code);
-          this.#rememberReset(e.streamId);
-        }
-      }
-    }
-  }
-
-  #frame(type: number, flags: number, id: number, b: Uint8Array, p: number, length: number) {
-    if (this.#block !== null && type !== CONTINUATION) {
-      throw new ConnectionError(PROTOCOL_ERROR, "header block interrupted");
-    }
-    switch (type) {
-      case DATA:
-        return this.#onData(flags, id, b, p, length);
-      case HEADERS:
-        return this.#onHeaders(flags, id, b, p, length);
-      case CONTINUATION:
-        return this.#onContinuation(flags, id, b, p, length);
-      case PRIORITY:
-        if (id === 0) throw new ConnectionError(PROTOCOL_ERROR, "PRIORITY on stream 0");
-        if (length !== 5) throw new StreamError(id, FRAME_SIZE_ERROR, "PRIORITY size");
-        return;
-      case RST_STREAM:
-        return this.#onRstStream(id, b, p, length);
-      case SETTINGS:
-        return this.#onSettings(flags, id, b, p, length);
-      case PUSH_PROMISE:
-        // We announced ENABLE_PUSH 0 (RFC 9113 §8.4).
-        throw new ConnectionError(PROTOCOL_ERROR, "PUSH_PROMISE with push disabled");
-      case PING:
-        if (length !== 8) throw new ConnectionError(FRAME_SIZE_ERROR, "PING size");
-        if (id !== 0) throw new ConnectionError(PROTOCOL_ERROR, "PING on a stream");
-        if ((flags & FLAG_ACK) === 0) writePing(this.#out, FLAG_ACK, b, p);
-        return;
-      case GOAWAY:
-        return this.#onGoaway(id, b, p, length);
-      case WINDOW_UPDATE:
-        return this.#onWindowUpdate(id, b, p, length);
-      default:
-        return; // Unknown frame types are ignored (RFC 9113 §5.5).
-    }
-  }
-
   /** A stream id we never opened (or one not odd): a connection error. */
-  #idle(id: number): boolean {
+  protected isIdle(id: number): boolean {
     return id >= this.#nextId || (id & 1) === 0;
   }
 
-  #onData(flags: number, id: number, b: Uint8Array, p: number, length: number): void {
-    if (id === 0) throw new ConnectionError(PROTOCOL_ERROR, "DATA on stream 0");
-    let start = p;
-    let end = p + length;
-    if (flags & FLAG_PADDED) {
-      if (length < 1) throw new ConnectionError(FRAME_SIZE_ERROR, "padded DATA without length");
-      const pad = b[p];
-      start++;
-      if (pad > end - start) throw new ConnectionError(PROTOCOL_ERROR, "padding exceeds DATA");
-      end -= pad;
+  protected streamError(e: StreamError): void {
+    const s = this.streams.get(e.streamId);
+    if (s !== undefined) {
+      this.#failStream(s, new H2ProtocolError(`HTTP/2 stream error: ${e.message}`), e.code);
+    } else {
+      writeRstStream(this.out, e.streamId, e.code);
+      this.rememberReset(e.streamId);
     }
-    // The whole frame counts against the windows, padding included (RFC 9113 §6.9.1).
-    if (length > this.#recvWindow) {
-      throw new ConnectionError(FLOW_CONTROL_ERROR, "DATA beyond the connection window");
-    }
-    this.#recvWindow -= length;
-    const s = this.#streams.get(id);
-    if (s === undefined || s.recvDone || s.reset) {
-      this.#creditConnection(length);
-      if (this.#idle(id)) throw new ConnectionError(PROTOCOL_ERROR, "DATA on an idle stream");
-      if (s === undefined && this.#recentResets.includes(id)) return;
-      if (s === undefined) return; // closed a while ago: frames in flight
-      throw new StreamError(id, STREAM_CLOSED, "DATA on a closed stream");
-    }
-    if (length > s.recvWindow) {
-      this.#creditConnection(length);
-      throw new StreamError(id, FLOW_CONTROL_ERROR, "DATA beyond the stream window");
-    }
-    s.recvWindow -= length;
+  }
+
+  protected onData(
+    s: ClientStream,
+    flags: number,
+    b: Uint8Array,
+    start: number,
+    end: number,
+    length: number,
+  ): void {
     if (!s.answered) {
-      this.#creditConnection(length);
-      throw new StreamError(id, PROTOCOL_ERROR, "DATA before the response head");
+      this.creditConnection(length);
+      throw new StreamError(s.id, PROTOCOL_ERROR, "DATA before the response head");
     }
     const n = end - start;
-    if (length > n) this.consumed(s, length - n);
-    s.received += n;
-    s.progress = coarseNow();
-    if (s.declared >= 0 && s.received > s.declared) {
-      this.#creditConnection(n);
-      throw new StreamError(id, PROTOCOL_ERROR, "DATA beyond content-length");
-    }
+    this.countData(s, length, n);
     const body = s.body!;
     if (n > 0) {
       if (body.error !== null) this.consumed(s, n);
@@ -718,79 +451,12 @@ export class H2ClientConnection implements Timed {
     if (flags & FLAG_END_STREAM) this.#ended(s);
   }
 
-  #onHeaders(flags: number, id: number, b: Uint8Array, p: number, length: number): void {
-    if (id === 0) throw new ConnectionError(PROTOCOL_ERROR, "HEADERS on stream 0");
-    let start = p;
-    let end = p + length;
-    if (flags & FLAG_PADDED) {
-      if (length < 1) throw new ConnectionError(FRAME_SIZE_ERROR, "padded HEADERS without length");
-      const pad = b[p];
-      start++;
-      if (pad > end - start) throw new ConnectionError(PROTOCOL_ERROR, "padding exceeds HEADERS");
-      end -= pad;
-    }
-    if (flags & FLAG_PRIORITY) {
-      if (end - start < 5) throw new ConnectionError(FRAME_SIZE_ERROR, "HEADERS priority size");
-      start += 5;
-    }
-    const block: PendingBlock = {
-      streamId: id,
-      endStream: (flags & FLAG_END_STREAM) !== 0,
-      frames: 1,
-    };
-    if (flags & FLAG_END_HEADERS) {
-      this.#headerBlock(block, b, start, end);
-      return;
-    }
-    this.#block = block;
-    this.#blockLen = 0;
-    this.#appendBlock(b, start, end);
-  }
-
-  #onContinuation(flags: number, id: number, b: Uint8Array, p: number, length: number): void {
-    const block = this.#block;
-    if (block === null || id !== block.streamId) {
-      throw new ConnectionError(PROTOCOL_ERROR, "unexpected CONTINUATION");
-    }
-    if (++block.frames > MAX_BLOCK_FRAMES) {
-      throw new ConnectionError(ENHANCE_YOUR_CALM, "too many CONTINUATION frames");
-    }
-    this.#appendBlock(b, p, p + length);
-    if (flags & FLAG_END_HEADERS) {
-      this.#block = null;
-      this.#headerBlock(block, this.#blockBuf, 0, this.#blockLen);
-    }
-  }
-
-  #appendBlock(b: Uint8Array, start: number, end: number): void {
-    const n = end - start;
-    if (this.#blockLen + n > this.#maxBlock) {
-      throw new ConnectionError(ENHANCE_YOUR_CALM, "header block too large");
-    }
-    if (this.#blockBuf.length < this.#blockLen + n) {
-      const bigger = new Uint8Array(Math.max(4096, (this.#blockLen + n) * 2));
-      bigger.set(this.#blockBuf.subarray(0, this.#blockLen));
-      this.#blockBuf = bigger;
-    }
-    this.#blockBuf.set(b.subarray(start, end), this.#blockLen);
-    this.#blockLen += n;
-  }
-
-  /** A complete header block: always decoded, so the HPACK tables stay in step. */
-  #headerBlock(block: PendingBlock, b: Uint8Array, start: number, end: number): void {
-    const fields = this.#fields;
-    fields.reset();
-    try {
-      this.#decoder.decode(b, start, end, fields, { maxListSize: this.#opts.maxHeaderListSize });
-    } catch (e) {
-      if (e instanceof HpackError) throw new ConnectionError(COMPRESSION_ERROR, e.message);
-      throw e;
-    }
-    if (this.#blockBuf.length > 64 * 1024) this.#blockBuf = new Uint8Array(0);
+  protected onHeaderBlock(block: HeaderBlock): void {
+    const fields = this.fields;
     const id = block.streamId;
-    const s = this.#streams.get(id);
+    const s = this.streams.get(id);
     if (s === undefined) {
-      if (this.#idle(id)) throw new ConnectionError(PROTOCOL_ERROR, "HEADERS on an idle stream");
+      if (this.isIdle(id)) throw new ConnectionError(PROTOCOL_ERROR, "HEADERS on an idle stream");
       return; // a stream we reset or finished: frames already in flight
     }
     if (s.recvDone) throw new StreamError(id, STREAM_CLOSED, "HEADERS after END_STREAM");
@@ -849,7 +515,7 @@ export class H2ClientConnection implements Timed {
   /** A second header block: trailers, which must end the stream (RFC 9113 §8.1). */
   #trailers(s: ClientStream, endStream: boolean): void {
     if (!endStream) throw new StreamError(s.id, PROTOCOL_ERROR, "trailers without END_STREAM");
-    const { names, values } = this.#fields;
+    const { names, values } = this.fields;
     const trailers = new HeaderMap();
     for (let i = 0; i < names.length; i++) {
       const name = names[i];
@@ -864,21 +530,13 @@ export class H2ClientConnection implements Timed {
 
   /** END_STREAM from the backend. */
   #ended(s: ClientStream): void {
-    if (s.declared >= 0 && s.received !== s.declared) {
-      throw new StreamError(s.id, PROTOCOL_ERROR, "DATA shorter than content-length");
-    }
+    this.checkLength(s);
     s.recvDone = true;
     s.body?.end();
     this.#maybeDone(s);
   }
 
-  #onRstStream(id: number, b: Uint8Array, p: number, length: number): void {
-    if (length !== 4) throw new ConnectionError(FRAME_SIZE_ERROR, "RST_STREAM size");
-    if (id === 0) throw new ConnectionError(PROTOCOL_ERROR, "RST_STREAM on stream 0");
-    if (this.#idle(id)) throw new ConnectionError(PROTOCOL_ERROR, "RST_STREAM on an idle stream");
-    const s = this.#streams.get(id);
-    if (s === undefined) return;
-    const code = readU32(b, p);
+  protected onRstStream(s: ClientStream, code: number): void {
     if (s.recvDone) {
       // A complete response, then "stop sending" (RFC 9113 §8.1): not a failure.
       this.#closeStream(s, -1);
@@ -890,67 +548,23 @@ export class H2ClientConnection implements Timed {
     this.#failStream(s, err, -1);
   }
 
-  #onSettings(flags: number, id: number, b: Uint8Array, p: number, length: number): void {
-    if (id !== 0) throw new ConnectionError(PROTOCOL_ERROR, "SETTINGS on a stream");
-    if (flags & FLAG_ACK) {
-      if (length !== 0) throw new ConnectionError(FRAME_SIZE_ERROR, "SETTINGS ack with payload");
-      return;
-    }
-    if (length % 6 !== 0) throw new ConnectionError(FRAME_SIZE_ERROR, "SETTINGS size");
-    for (let at = p; at < p + length; at += 6) {
-      const key = (b[at] << 8) | b[at + 1];
-      const value = readU32(b, at + 2);
-      switch (key) {
-        case SETTINGS_HEADER_TABLE_SIZE: {
-          const size = Math.min(value, TABLE_SIZE);
-          if (size !== this.#encoder.table.maxSize) this.#encoder.setMaxTableSize(size);
-          break;
-        }
-        case SETTINGS_ENABLE_PUSH:
-          // A server must not send 1 (RFC 9113 §6.5.2).
-          if (value !== 0) throw new ConnectionError(PROTOCOL_ERROR, "ENABLE_PUSH from a server");
-          break;
-        case SETTINGS_MAX_CONCURRENT_STREAMS:
-          this.#peerMaxStreams = value;
-          break;
-        case SETTINGS_INITIAL_WINDOW_SIZE: {
-          if (value > MAX_WINDOW) {
-            throw new ConnectionError(FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE too large");
-          }
-          // Applies to every open stream; windows may go negative (RFC 9113 §6.9.2).
-          const delta = value - this.#peerInitialWindow;
-          this.#peerInitialWindow = value;
-          for (const s of this.#streams.values()) {
-            s.sendWindow += delta;
-            if (s.sendWindow > MAX_WINDOW) {
-              throw new ConnectionError(FLOW_CONTROL_ERROR, "stream window overflow");
-            }
-          }
-          break;
-        }
-        case SETTINGS_MAX_FRAME_SIZE:
-          if (value < DEFAULT_MAX_FRAME_SIZE || value > 0xffffff) {
-            throw new ConnectionError(PROTOCOL_ERROR, "MAX_FRAME_SIZE out of range");
-          }
-          this.#peerMaxFrame = value;
-          break;
-        default:
-          break; // MAX_HEADER_LIST_SIZE is advisory; unknown settings are ignored
-      }
-    }
-    writeSettingsAck(this.#out);
+  protected onSetting(key: number, value: number): void {
+    if (key === SETTINGS_ENABLE_PUSH) {
+      // A server must not send 1 (RFC 9113 §6.5.2).
+      if (value !== 0) throw new ConnectionError(PROTOCOL_ERROR, "ENABLE_PUSH from a server");
+    } else if (key === SETTINGS_MAX_CONCURRENT_STREAMS) this.#peerMaxStreams = value;
+    // MAX_HEADER_LIST_SIZE is advisory; unknown settings are ignored
+  }
+
+  protected settingsApplied(): void {
     this.#wakeSenders();
     this.#opts.onCapacity?.();
   }
 
-  #onGoaway(id: number, b: Uint8Array, p: number, length: number): void {
-    if (id !== 0) throw new ConnectionError(PROTOCOL_ERROR, "GOAWAY on a stream");
-    if (length < 8) throw new ConnectionError(FRAME_SIZE_ERROR, "GOAWAY size");
-    const last = readU31(b, p);
-    const code = readU32(b, p + 4);
+  protected onGoaway(last: number, code: number): void {
     this.#goaway = true;
     // Streams above the last id were not processed: they may go elsewhere (RFC 9113 §6.8).
-    for (const s of [...this.#streams.values()]) {
+    for (const s of [...this.streams.values()]) {
       if (s.id > last) {
         this.#failStream(
           s,
@@ -960,68 +574,27 @@ export class H2ClientConnection implements Timed {
       }
     }
     this.#opts.onCapacity?.();
-    if (this.#streams.size === 0) void this.#shut(null);
+    if (this.streams.size === 0) void this.#shut(null);
   }
 
-  #onWindowUpdate(id: number, b: Uint8Array, p: number, length: number): void {
-    if (length !== 4) throw new ConnectionError(FRAME_SIZE_ERROR, "WINDOW_UPDATE size");
-    const inc = readU31(b, p);
-    if (id === 0) {
-      if (inc === 0) throw new ConnectionError(PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
-      this.#sendWindow += inc;
-      if (this.#sendWindow > MAX_WINDOW) {
-        throw new ConnectionError(FLOW_CONTROL_ERROR, "connection window overflow");
-      }
-      this.#wakeSenders();
-      return;
-    }
-    if (this.#idle(id)) {
-      throw new ConnectionError(PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
-    }
-    const s = this.#streams.get(id);
-    if (s === undefined) return;
-    if (inc === 0) throw new StreamError(id, PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
-    s.sendWindow += inc;
-    if (s.sendWindow > MAX_WINDOW) throw new StreamError(id, FLOW_CONTROL_ERROR, "window overflow");
+  protected windowOpened(): void {
+    this.#wakeSenders();
+  }
+
+  protected streamWindowOpened(s: ClientStream): void {
     s.progress = coarseNow();
     if (s.sendBlocked) {
-      this.#sendBlocked.delete(s);
+      this.blocked.delete(s);
       s.wakeSender();
     }
   }
 
   // ------------------------------------------------------------------ flow control
 
-  /** Response bytes of a stream were read (or dropped): the backend may send that much more. */
-  consumed(s: ClientStream, n: number): void {
-    if (n <= 0) return;
-    this.#creditConnection(n);
-    if (!s.recvDone && !s.reset) {
-      s.unacked += n;
-      if (s.unacked >= STREAM_UPDATE_THRESHOLD) {
-        writeWindowUpdate(this.#out, s.id, s.unacked);
-        s.recvWindow += s.unacked;
-        s.unacked = 0;
-        this.#scheduleFlush();
-      }
-    }
-  }
-
-  #creditConnection(n: number): void {
-    if (n <= 0) return;
-    this.#connUnacked += n;
-    if (this.#connUnacked >= CONNECTION_UPDATE_THRESHOLD) {
-      writeWindowUpdate(this.#out, 0, this.#connUnacked);
-      this.#recvWindow += this.#connUnacked;
-      this.#connUnacked = 0;
-      this.#scheduleFlush();
-    }
-  }
-
   #wakeSenders(): void {
-    if (this.#sendBlocked.size === 0) return;
-    const blocked = [...this.#sendBlocked];
-    this.#sendBlocked.clear();
+    if (this.blocked.size === 0) return;
+    const blocked = [...this.blocked];
+    this.blocked.clear();
     for (const s of blocked) s.wakeSender();
   }
 
@@ -1034,11 +607,9 @@ export class H2ClientConnection implements Timed {
     values: readonly string[],
     endStream: boolean,
   ): void {
-    const out = this.#out;
-    const at = out.frameHeader(0, HEADERS, 0, s.id);
-    const start = out.len;
-    const enc = this.#encoder;
-    enc.begin(out);
+    const out = this.out;
+    const at = this.beginBlock(s.id);
+    const enc = this.encoder;
     for (let i = 0; i < names.length; i++) {
       const name = names[i];
       const v = values[i];
@@ -1049,27 +620,7 @@ export class H2ClientConnection implements Timed {
         : Indexing.Incremental;
       enc.encode(out, name, v, mode);
     }
-    const size = out.len - start;
-    const max = this.#peerMaxFrame;
-    const es = endStream ? FLAG_END_STREAM : 0;
-    if (size <= max) {
-      out.patchLength(at, size);
-      out.buf[at + 4] = FLAG_END_HEADERS | es;
-      return;
-    }
-    const block = out.buf.slice(start, out.len);
-    out.len = at;
-    for (let off = 0; off < size; off += max) {
-      const n = Math.min(max, size - off);
-      const last = off + n >= size;
-      out.frameHeader(
-        n,
-        off === 0 ? HEADERS : CONTINUATION,
-        (last ? FLAG_END_HEADERS : 0) | (off === 0 ? es : 0),
-        s.id,
-      );
-      out.bytes(block, off, off + n);
-    }
+    this.finishBlock(s.id, at, endStream);
   }
 
   /** Sends a request body within the windows; a failed body resets the stream. */
@@ -1084,58 +635,42 @@ export class H2ClientConnection implements Timed {
       } catch { /* the stream was reset or the connection ended: its promise says why */ }
       return;
     }
-    const reader = body.getReader();
-    let sent = 0;
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (s.reset || this.#closed) throw new Error("stream closed");
-        if (done) break;
-        if (value.byteLength === 0) continue;
-        sent += value.byteLength;
-        if (length >= 0 && sent > length) throw new Error("body longer than its content-length");
-        await this.#sendBytes(s, value, false);
-      }
-      if (length >= 0 && sent !== length) {
-        throw new Error(`body ended ${length - sent} bytes early`);
-      }
-      if (s.reset || this.#closed) throw new Error("stream closed");
-      writeData(this.#out, s.id, EMPTY_BYTES, 0, 0, true);
-      s.sendDone = true;
-      this.#scheduleFlush();
-      this.#maybeDone(s);
-    } catch (e) {
-      await reader.cancel(e).catch(() => {});
+    const failed = await this.pumpBody(
+      s,
+      body,
+      length,
+      (chunk) => this.#sendBytes(s, chunk, false),
+    );
+    if (s.reset || this.closed) return;
+    if (failed !== null) {
       // A short or failed body must not look complete to the backend.
-      if (!s.reset && !this.#closed) this.#failStream(s, new H2RequestBodyError(e), CANCEL);
-    } finally {
-      reader.releaseLock();
+      this.#failStream(s, new H2RequestBodyError(failed.error), CANCEL);
+      return;
     }
+    writeData(this.out, s.id, EMPTY_BYTES, 0, 0, true);
+    s.sendDone = true;
+    this.scheduleFlush();
+    this.#maybeDone(s);
   }
 
   async #sendBytes(s: ClientStream, data: Uint8Array, endStream: boolean): Promise<void> {
-    const out = this.#out;
     let off = 0;
     const end = data.byteLength;
     while (off < end) {
-      if (s.reset || this.#closed) throw new Error("stream closed");
-      let room = this.#sendWindow < s.sendWindow ? this.#sendWindow : s.sendWindow;
-      if (room > this.#peerMaxFrame) room = this.#peerMaxFrame;
-      if (room <= 0 || out.len >= OUT_HIGH) {
-        this.#sendBlocked.add(s);
-        this.#scheduleFlush();
+      if (s.reset || this.closed) throw new Error("stream closed");
+      const room = this.room(s);
+      if (room <= 0) {
+        this.blocked.add(s);
+        this.scheduleFlush();
         await s.waitForRoom();
         continue;
       }
       const n = end - off < room ? end - off : room;
       const last = endStream && off + n === end;
-      writeData(out, s.id, data, off, off + n, last);
-      this.#sendWindow -= n;
-      s.sendWindow -= n;
-      s.progress = coarseNow();
+      this.writeData(s, data, off, off + n, last);
       off += n;
       if (last) s.sendDone = true;
-      this.#scheduleFlush();
+      this.scheduleFlush();
     }
     if (s.sendDone) this.#maybeDone(s);
   }
@@ -1144,20 +679,17 @@ export class H2ClientConnection implements Timed {
 
   /** Forgets a stream once both sides are done. */
   #maybeDone(s: ClientStream): void {
-    if (!(s.sendDone && s.recvDone) || !this.#streams.has(s.id)) return;
+    if (!(s.sendDone && s.recvDone) || !this.streams.has(s.id)) return;
     this.#remove(s);
   }
 
   #remove(s: ClientStream): void {
-    this.#streams.delete(s.id);
-    this.#sendBlocked.delete(s);
-    if (this.#streams.size === 0) {
-      this.#idleSince = coarseNow();
-      if (this.#goaway || Date.now() - this.#born >= this.#opts.timeToLive) {
-        void this.#shut(null);
-      }
-    }
+    this.forget(s);
     this.#opts.onCapacity?.();
+  }
+
+  protected lastStreamGone(): void {
+    if (this.#goaway || Date.now() - this.#born >= this.#opts.timeToLive) void this.#shut(null);
   }
 
   /** Ends a stream at once; sends RST_STREAM with code unless it is -1. */
@@ -1167,28 +699,28 @@ export class H2ClientConnection implements Timed {
     s.sendDone = true;
     // A complete response stays readable; an incomplete one fails.
     if (s.body !== null && !s.recvDone) {
-      this.#creditConnection(s.body.fail(new H2ResetError(CANCEL, "stream cancelled")));
+      this.creditConnection(s.body.fail(new H2ResetError(CANCEL, "stream cancelled")));
     }
     s.wakeSender();
-    if (code >= 0 && !this.#closed) {
-      writeRstStream(this.#out, s.id, code);
-      this.#rememberReset(s.id);
-      this.#scheduleFlush();
+    if (code >= 0 && !this.closed) {
+      writeRstStream(this.out, s.id, code);
+      this.rememberReset(s.id);
+      this.scheduleFlush();
     }
-    if (this.#streams.has(s.id)) this.#remove(s);
+    if (this.streams.has(s.id)) this.#remove(s);
   }
 
   /** Fails an exchange: its response promise or its body gets the error. */
   #failStream(s: ClientStream, err: Error, code: number): void {
     if (s.reset) return;
     if (!s.answered) s.reject(err);
-    else if (s.body !== null && !s.recvDone) this.#creditConnection(s.body.fail(err));
+    else if (s.body !== null && !s.recvDone) this.creditConnection(s.body.fail(err));
     this.#closeStream(s, code);
   }
 
   /** The consumer left (client gone, body cancelled): RST_STREAM(CANCEL) unless it is over. */
   cancelStream(s: ClientStream): void {
-    if (s.reset || !this.#streams.has(s.id)) return;
+    if (s.reset || !this.streams.has(s.id)) return;
     if (s.recvDone) {
       // Only our request body was still going: stop it.
       this.#closeStream(s, CANCEL);
@@ -1197,66 +729,28 @@ export class H2ClientConnection implements Timed {
     this.#failStream(s, new H2ResetError(CANCEL, "exchange cancelled"), CANCEL);
   }
 
-  #rememberReset(id: number): void {
-    const r = this.#recentResets;
-    if (r.length >= RECENT_RESETS) r.shift();
-    r.push(id);
-  }
-
   // ------------------------------------------------------------------ writing
 
-  #scheduleFlush(): void {
-    if (this.#flushQueued || this.#writing || this.#out.len === 0 || this.#wire.closed) return;
-    this.#flushQueued = true;
-    queueMicrotask(this.#flush);
+  protected wrote(mark: number): void {
+    if (mark > this.#writtenId) this.#writtenId = mark;
+    if (this.out.len < OUT_HIGH) this.#wakeSenders();
   }
 
-  readonly #flush = (): void => {
-    this.#flushQueued = false;
-    if (this.#writing || this.#out.len === 0 || this.#wire.closed) return;
-    const data = this.#out.take();
-    const upTo = this.#encodedId;
-    this.#writing = true;
-    this.#writeStarted = Date.now();
-    this.#wire.write(data).then(() => this.#wrote(data, upTo), this.#writeFailed);
-  };
-
-  #wrote(data: Uint8Array, upTo: number): void {
-    this.#writing = false;
-    if (upTo > this.#writtenId) this.#writtenId = upTo;
-    this.#out.release(data);
-    this.#scheduleFlush();
-    if (this.#out.len < OUT_HIGH) {
-      this.#wakeSenders();
-      for (const w of this.#drainWaiters.splice(0)) w();
-    }
-  }
-
-  readonly #writeFailed = (e: unknown): void => {
-    this.#writing = false;
+  protected writeFailed(e: unknown): void {
     this.#teardown(
       e instanceof TimeoutError
         ? e
         : new H2ResetError(INTERNAL_ERROR, `HTTP/2 write failed: ${(e as Error)?.message}`),
     );
-  };
-
-  #written(): Promise<void> {
-    if (this.#wire.closed) return Promise.resolve();
-    this.#scheduleFlush();
-    return new Promise((r) => this.#drainWaiters.push(r));
   }
 
   /** GOAWAY(NO_ERROR or the given error's) after what is queued, then the socket closes. */
   async #shut(err: Error | null): Promise<void> {
-    if (this.#closing || this.#closed) return;
+    if (this.#closing || this.closed) return;
     this.#closing = true;
     this.#goaway = true;
-    writeGoaway(this.#out, 0, NO_ERROR);
-    while ((this.#writing || this.#out.len > 0) && !this.#wire.closed) {
-      if (!this.#writing) this.#flush();
-      await this.#written();
-    }
+    writeGoaway(this.out, 0, NO_ERROR);
+    await this.flushAll();
     this.#teardown(err ?? new H2RefusedError("HTTP/2 connection closed"));
   }
 
@@ -1265,17 +759,16 @@ export class H2ClientConnection implements Timed {
    * refused (safe to send again); the others fail with err.
    */
   #teardown(err: Error, flushFirst = false): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (!this.markClosed()) return;
     this.#closeError = err;
     unwatch(this);
-    const wire = this.#wire;
-    if (flushFirst && this.#out.len > 0 && !wire.closed && !this.#writing) {
+    const wire = this.wire;
+    if (flushFirst && this.out.len > 0 && !wire.closed && !this.writing) {
       // A last GOAWAY saying why; the socket closes right after.
-      const data = this.#out.take();
+      const data = this.out.take();
       wire.write(data).finally(() => wire.close()).catch(() => {});
     } else wire.close();
-    for (const s of [...this.#streams.values()]) {
+    for (const s of [...this.streams.values()]) {
       const e = s.id > this.#writtenId
         ? new H2RefusedError("HTTP/2 connection ended before the request was sent")
         : err instanceof H2ResetError && err.beforeResponse && s.answered
@@ -1283,8 +776,8 @@ export class H2ClientConnection implements Timed {
         : err;
       this.#failStream(s, e, -1);
     }
-    this.#sendBlocked.clear();
-    for (const w of this.#drainWaiters.splice(0)) w();
+    this.blocked.clear();
+    this.wakeDrainWaiters();
     this.#opts.onCapacity?.();
   }
 
@@ -1292,14 +785,4 @@ export class H2ClientConnection implements Timed {
   get closeError(): Error | null {
     return this.#closeError;
   }
-}
-
-/** A response or trailer field as RFC 9113 §8.2.1 allows it. */
-function validField(name: string, value: string): boolean {
-  if (!LOWER_TOKEN.test(name)) return false;
-  if (value.length === 0) return true;
-  if (BAD_FIELD_VALUE.test(value)) return false;
-  const a = value.charCodeAt(0);
-  const z = value.charCodeAt(value.length - 1);
-  return a !== 32 && a !== 9 && z !== 32 && z !== 9;
 }
