@@ -100,6 +100,21 @@ for (
     ["transfer-encoding", get("/", [["transfer-encoding", "chunked"]])],
     ["te other than trailers", get("/", [["te", "gzip"]])],
     ["a value with a line feed", get("/", [["x-a", "a\nb"]])],
+    ["a value with a carriage return", get("/", [["x-a", "a\rb"]])],
+    ["a value with a NUL", get("/", [["x-a", "a\u0000b"]])],
+    ["a field name with a space", get("/", [["x a", "1"]])],
+    ["a :path with a space", [[":method", "GET"], [":scheme", "http"], [":authority", "gw"], [
+      ":path",
+      "/a HTTP/1.1",
+    ]]],
+    ["a :path with a carriage return", [[":method", "GET"], [":scheme", "http"], [
+      ":authority",
+      "gw",
+    ], [":path", "/a\r\nX-Injected: 1"]]],
+    ["a :method that is not a token", [[":method", "GET /x"], [":scheme", "http"], [
+      ":authority",
+      "gw",
+    ], [":path", "/"]]],
     ["a pseudo-header after a field", [...get("/", [["x-a", "1"]]), [":foo", "x"]]],
     ["an unknown pseudo-header", [...get("/"), [":protocol", "websocket"]]],
     ["no :path", get("/").filter(([n]) => n !== ":path")],

@@ -405,6 +405,11 @@ export class H2Connection extends H2Endpoint<Stream> {
       else if (name === ":authority" && authority === null) authority = value;
       else if (name === ":path" && path === null) path = value;
       else return this.#malformed(s, `pseudo-header "${name}"`);
+      // No control characters in any field (RFC 9113 §8.2.1), nor white space in a request
+      // target: nothing may reach an HTTP/1.1 backend that could split its request line.
+      if (BAD_FIELD_VALUE.test(value) || (name === ":path" && /\s/.test(value))) {
+        return this.#malformed(s, `pseudo-header "${name}" value`);
+      }
     }
     const headers = new HeaderMap();
     for (; i < names.length; i++) {
