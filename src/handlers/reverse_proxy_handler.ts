@@ -1,7 +1,7 @@
 import { BackendError, type ClientTlsProvider, HttpClient } from "../http/client.ts";
 import type { Context, TransactionIdContext } from "../http/context.ts";
 import type { Closable, Handler } from "../http/handler.ts";
-import { clientGone } from "../http/server.ts";
+import { clientGone, interimSink } from "../http/server.ts";
 import { tokens } from "../http/wire.ts";
 import { type HttpRequest, HttpResponse } from "../http/message.ts";
 import type { Heap } from "../heap/heap.ts";
@@ -87,7 +87,11 @@ class ReverseProxyHandler implements Handler, Closable {
         ctx,
         req,
         (r) =>
-          this.client.send(r, { onBodyError: (e) => this.#warn(ctx, e), signal: clientGone(r) }),
+          this.client.send(r, {
+            onBodyError: (e) => this.#warn(ctx, e),
+            signal: clientGone(r),
+            onInterim: interimSink(r),
+          }),
       );
     } catch (e) {
       if (!(e instanceof BackendError)) throw e;

@@ -199,6 +199,11 @@ export interface SendOptions {
   onBodyError?: (e: BackendError) => void;
   /** Aborts the exchange (the client left): the backend connection is closed. */
   signal?: AbortSignal;
+  /**
+   * Receives the backend's interim responses other than 100 Continue (such as 103 Early
+   * Hints), hop-by-hop fields removed, before the final response (RFC 9110 §15.2).
+   */
+  onInterim?: (status: number, reason: string, headers: HeaderMap) => void;
 }
 
 /** Request fields the client derives itself. */
@@ -208,18 +213,25 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
 const STATUS_RE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
 
 /**
- * Parses a backend's response head; null for an interim response (100 Continue, 103 Early
- * Hints), which is not forwarded.
+ * Parses a backend's response head; null for an interim response (1xx but 101), which is
+ * handed to `onInterim` (except 100 Continue: the edge answers Expect itself).
  */
 function responseHead(
   text: string,
   backend: string,
+  onInterim?: SendOptions["onInterim"],
 ): { status: Status; headers: HeaderMap; http10: boolean } | null {
   const h = parseHead(text);
   const m = STATUS_RE.exec(h.line);
   if (!m) throw new BackendError("bad_response", backend, "invalid status line");
   const code = Number(m[2]);
-  if (code >= 100 && code < 200 && code !== 101) return null;
+  if (code >= 100 && code < 200 && code !== 101) {
+    if (onInterim !== undefined && code !== 100) {
+      stripHopByHop(h.headers);
+      onInterim(code, m[3] ?? "", h.headers);
+    }
+    return null;
+  }
   return { status: new Status(code, m[3] ?? ""), headers: h.headers, http10: m[1] === "0" };
 }
 
@@ -990,6 +1002,9 @@ export class HttpClient {
           values: fields.values,
           body: body.bytes ?? body.stream,
           length: body.framing.kind === "length" ? body.framing.length : -1,
+          onInterim: opts.onInterim === undefined
+            ? undefined
+            : (code, h) => opts.onInterim!(code, "", h),
           onCancel: exchanges === null ? undefined : (fn) => {
             cancel = { cancelExchange: fn };
             exchanges.add(cancel);
@@ -1172,7 +1187,7 @@ export class HttpClient {
             "backend closed the connection without a response",
           );
         }
-        const r = responseHead(wire.takeString(end), ep.name);
+        const r = responseHead(wire.takeString(end), ep.name, opts.onInterim);
         if (r === null) continue;
         ({ status, headers, http10 } = r);
         break;

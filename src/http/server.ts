@@ -178,8 +178,9 @@ class Connector {
         this.inFlight--;
         this.completed++;
       },
-      departure: (req) => {
+      departure: (req, interim) => {
         const d = new Departure();
+        d.interim = interim;
         departures.set(req, d);
         return () => d.leave();
       },
@@ -437,6 +438,20 @@ function parseRequest(text: string, wire: Wire, state: Connector): Parsed | numb
 async function serveHttp1(c: Connection, baseInfo: ClientInfo, state: Connector): Promise<void> {
   const wire = c.wire;
   const limits = state.limits;
+  // Interim responses (103 Early Hints…) of the request being served go out before its
+  // final response; one sink per connection, open while its handler runs (HTTP/1.1 only).
+  let interimOpen = false;
+  let interim: Promise<void> | null = null;
+  const sink: InterimSink = (code, reason, headers) => {
+    if (!interimOpen || code < 102 || code > 199) return;
+    const head = `HTTP/1.1 ${code} ${reason || standardReason(code)}\r\n` +
+      fieldLines(headers, CONNECTION_FIELDS) + "\r\n";
+    const prev = interim;
+    interim = (async () => {
+      if (prev) await prev;
+      await wire.write(latin1Bytes(head)).catch(() => {});
+    })();
+  };
   const headLimit = limits.maxUriLength + limits.maxTotalHeadersSize + 1024;
   let first = true;
   for (;;) {
@@ -482,7 +497,7 @@ async function serveHttp1(c: Connection, baseInfo: ClientInfo, state: Connector)
       certificates: baseInfo.certificates,
       userAgent: req.headers.getFirst("user-agent"),
     };
-    if (!body) watchDeparture(req, c);
+    if (!body) watchDeparture(req, c, sink);
     state.inFlight++;
     let counted = true;
     const done = () => {
@@ -491,6 +506,10 @@ async function serveHttp1(c: Connection, baseInfo: ClientInfo, state: Connector)
       state.inFlight--;
       state.completed++;
     };
+    // HTTP/1.0 clients get no 1xx (RFC 9110 §15.2).
+    interimOpen = !parsed.http10;
+    interim = null;
+    if (body) interimOnly.set(req, sink);
     let resp: HttpResponse;
     try {
       if (state.opts.streaming === false && body) {
@@ -507,6 +526,8 @@ async function serveHttp1(c: Connection, baseInfo: ClientInfo, state: Connector)
       void resp.entity.discard();
       resp = new HttpResponse(413);
     }
+    interimOpen = false;
+    if (interim) await interim;
     let keep = parsed.keepAlive && !state.closing;
     try {
       if (resp.status.code === 101) {
@@ -546,6 +567,8 @@ async function serveHttp1(c: Connection, baseInfo: ClientInfo, state: Connector)
 class Departure {
   ac: AbortController | null = null;
   gone = false;
+  /** Where interim responses of the connection's current request go. */
+  interim: InterimSink | undefined = undefined;
   leave(): void {
     this.gone = true;
     this.ac?.abort(new DOMException("the client closed the connection", "AbortError"));
@@ -559,8 +582,12 @@ const departures = new WeakMap<HttpRequest, Departure>();
  * next request needs is started now, and its end of stream means the client left.
  * Data instead (a pipelined request) stays buffered for the next round.
  */
-function watchDeparture(req: HttpRequest, c: Connection): void {
-  const d = c.departure ??= new Departure();
+function watchDeparture(req: HttpRequest, c: Connection, interim: InterimSink): void {
+  let d = c.departure;
+  if (d === null) {
+    d = c.departure = new Departure();
+    d.interim = interim;
+  }
   departures.set(req, d);
   c.wire.readAhead().then((n) => n === null && d.leave(), () => d.leave());
 }
@@ -571,6 +598,22 @@ function watchDeparture(req: HttpRequest, c: Connection): void {
  * Undefined for requests whose departure is not watched (bodies still being read). The
  * requests of one connection get the same signal.
  */
+/** Receives a backend's interim (1xx) responses for the client; see interimSink. */
+export type InterimSink = (status: number, reason: string, headers: HeaderMap) => void;
+
+/** Interim sinks of requests whose departure is not watched (bodies still being read). */
+const interimOnly = new WeakMap<HttpRequest, InterimSink>();
+
+/**
+ * Where the interim responses of a request go (RFC 9110 §15.2: a proxy forwards the 1xx
+ * it did not ask for, such as 103 Early Hints), or undefined: HTTP/1.0 clients and
+ * requests that did not come from a client. 100 Continue is not forwarded (the edge
+ * answers Expect itself).
+ */
+export function interimSink(req: HttpRequest): InterimSink | undefined {
+  return departures.get(req)?.interim ?? interimOnly.get(req);
+}
+
 export function clientGone(req: HttpRequest): AbortSignal | undefined {
   const d = departures.get(req);
   if (!d) return undefined;

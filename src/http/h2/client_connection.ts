@@ -156,6 +156,8 @@ export interface H2RequestInit {
   length: number;
   /** Called with a function that cancels the exchange (the client left). */
   onCancel?: (cancel: () => void) => void;
+  /** Called for each interim (1xx) response before the final one, such as 103 Early Hints. */
+  onInterim?: (status: number, headers: HeaderMap) => void;
 }
 
 /** A final response: status, fields, and the body (null when the HEADERS ended the stream). */
@@ -186,6 +188,8 @@ export class H2ResponseBody extends H2InboundBody {
 class ClientStream extends H2Stream {
   /** The final response head arrived. */
   answered = false;
+  /** Where interim (1xx) responses go, if anywhere. */
+  onInterim: ((status: number, headers: HeaderMap) => void) | null = null;
   /** The request body waits for window or output room. */
   sendBlocked = false;
   #sendWake: (() => void) | null = null;
@@ -339,6 +343,7 @@ export class H2ClientConnection extends H2Endpoint<ClientStream> {
     this.#nextId += 2;
     this.streamsOpened++;
     const s = new ClientStream(id, this.peerInitialWindow);
+    s.onInterim = init.onInterim ?? null;
     this.streams.set(id, s);
     const body = init.body;
     const bodiless = body === null || (body instanceof Uint8Array && body.byteLength === 0);
@@ -482,6 +487,15 @@ export class H2ClientConnection extends H2Endpoint<ClientStream> {
       // 1xx are interim (RFC 9113 §8.1); 101 has no meaning in HTTP/2 (§8.6).
       if (block.endStream || status === 101) {
         throw new StreamError(id, PROTOCOL_ERROR, `interim response ${status}`);
+      }
+      if (s.onInterim !== null && status !== 100) {
+        const interim = new HeaderMap();
+        for (; i < names.length; i++) {
+          if (validField(names[i], values[i]) && !CONNECTION_SPECIFIC.has(names[i])) {
+            interim.addReceived(names[i], values[i]);
+          }
+        }
+        s.onInterim(status, interim);
       }
       return;
     }

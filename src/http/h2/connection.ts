@@ -11,6 +11,7 @@ import { DEFAULT_BUFFER_LIMIT, Entity, EntityTooLargeError } from "../entity.ts"
 import { HeaderMap } from "../headers.ts";
 import { HttpRequest, HttpResponse } from "../message.ts";
 import { parseTarget, splitHost, type TargetOptions } from "../request_target.ts";
+import type { InterimSink } from "../server.ts";
 import { takeTunnel } from "../tunnel.ts";
 import { MutableUri } from "../uri.ts";
 import {
@@ -82,7 +83,7 @@ export interface H2Options {
   /** Its exchange ended: response sent, stream reset or connection gone. */
   finished(): void;
   /** Registers a request whose client may leave; returns what to call when it does. */
-  departure?(req: HttpRequest): () => void;
+  departure?(req: HttpRequest, interim: InterimSink): () => void;
 }
 
 /** Our settings (RFC 9113 §6.5.2). */
@@ -118,6 +119,8 @@ const STATUS_INDEX: Record<number, number> = {
 
 /** One stream: its request, its windows, its queued response DATA. */
 class Stream extends H2Stream {
+  /** The final response began: no interim response may follow. */
+  headed = false;
   /** Response DATA waiting for window, in order; the first one from `offset`. */
   queue: Uint8Array[] = [];
   offset = 0;
@@ -518,7 +521,13 @@ export class H2Connection extends H2Endpoint<Stream> {
   async #serve(s: Stream, req: HttpRequest, info: ClientInfo): Promise<void> {
     const opts = this.#opts;
     opts.started();
-    if (opts.departure) s.leave = opts.departure(req);
+    if (opts.departure) {
+      // Interim responses (103 Early Hints…): a HEADERS frame before the final one.
+      s.leave = opts.departure(req, (code, _reason, fields) => {
+        if (s.headed || s.reset || s.sendDone || this.closed || code < 102 || code > 199) return;
+        this.#sendHeaders(s, code, fields, -1, false);
+      });
+    }
     let resp: HttpResponse;
     try {
       if (!opts.streaming && s.body !== null) {
@@ -547,6 +556,7 @@ export class H2Connection extends H2Endpoint<Stream> {
   // ------------------------------------------------------------------ output
 
   async #respond(s: Stream, method: string, resp: HttpResponse): Promise<void> {
+    s.headed = true;
     if (s.reset || this.closed) {
       takeTunnel(resp)?.wire.close();
       void resp.entity.discard();
