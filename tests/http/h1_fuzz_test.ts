@@ -10,8 +10,6 @@ import { BackendError, HttpClient } from "../../src/http/client.ts";
 import { HttpRequest, HttpResponse } from "../../src/http/message.ts";
 import { readRawRequest, startEdge, startRawBackend, writeAll } from "./helpers.ts";
 
-const enc = new TextEncoder();
-
 /** Pieces of HTTP/1.1 messages, mostly plausible, sometimes broken. */
 const line = fc.oneof(
   fc.constantFrom(
