@@ -7,7 +7,7 @@
  */
 
 import { callMethod, getMember, isForbiddenKey, setMember } from "./access.ts";
-import { INVALID_REGEX, type ParamKind } from "./functions.ts";
+import { type ElFunction, INVALID_REGEX, type ParamKind } from "./functions.ts";
 import { type BinaryOp, hasBlock, type Node, parseTemplate } from "./parser.ts";
 import { cachedJavaRegex, compileJavaRegex } from "./regex.ts";
 import {
@@ -192,18 +192,27 @@ function argument(kind: ParamKind, node: Node): Ev {
 }
 
 function func(node: Node & { kind: "func" }): Ev {
-  const { fn, prepare } = node.fn;
+  const { fn, prepare, params, varargs } = node.fn;
   prepare?.().catch(() => {}); // a failure shows when the function runs
-  const kinds = node.fn.params;
-  const args = node.args.map((a, i) => argument(kinds[i] ?? node.fn.varargs ?? "object", a));
-  if (args.length === 1) {
-    const [a0] = args;
-    return (b) => fn(a0(b));
-  }
-  if (args.length === 2) {
-    const [a0, a1] = args;
-    return (b) => fn(a0(b), a1(b));
-  }
+  const args = node.args.map((a, i) => argument(params[i] ?? varargs ?? "object", a));
+  if (args.length === 1) return call1(fn, args[0]);
+  if (args.length === 2) return call2(fn, args[0], args[1]);
+  return callN(fn, args);
+}
+
+// The closures calling a function are made apart from func(), so that they keep no parse
+// tree or argument list alive: a closure keeps every variable that any closure of the
+// same function captures.
+
+function call1(fn: ElFunction["fn"], a0: Ev): Ev {
+  return (b) => fn(a0(b));
+}
+
+function call2(fn: ElFunction["fn"], a0: Ev, a1: Ev): Ev {
+  return (b) => fn(a0(b), a1(b));
+}
+
+function callN(fn: ElFunction["fn"], args: Ev[]): Ev {
   return (b) => fn(...args.map((a) => a(b)));
 }
 
@@ -395,7 +404,9 @@ export function compile(source: string): Expression {
 function compileTemplate(source: string): Expression {
   const { parts } = parse(source);
   if (parts.length === 1 && typeof parts[0] === "string") {
-    const text = parts[0];
+    // Text without blocks is usually the source itself: keep that one string rather than
+    // the parser's pieces joined.
+    const text = parts[0] === source ? source : parts[0];
     return new CompiledExpression(source, true, false, () => text);
   }
   const needsEntity = parts.some((p) => typeof p !== "string" && mentionsEntity(p));

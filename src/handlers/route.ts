@@ -58,6 +58,7 @@ export class Route implements Handler {
   #inFlight = 0;
   #closing: Promise<void> | null = null;
   #closeNow: (() => void) | null = null;
+  #log: Logger | null = null;
 
   constructor(
     readonly id: string,
@@ -68,11 +69,12 @@ export class Route implements Handler {
     readonly heap: Heap,
     readonly handler: Handler,
     readonly session: SessionManager | null,
-    readonly log: Logger,
     /** True when the route declares properties of its own (conditions then need its bindings). */
     readonly ownBindings: boolean,
   ) {
-    this.pathPrefix = ownBindings ? null : literalPathPrefix(condition);
+    // Route properties never shadow `request` (runtime bindings are set after them), so
+    // routes with properties get the shortcut too.
+    this.pathPrefix = literalPathPrefix(condition);
   }
 
   /**
@@ -80,6 +82,11 @@ export class Route implements Handler {
    * the literal: the router then tests the path with startsWith instead of evaluating it.
    */
   readonly pathPrefix: string | null;
+
+  /** The route's logger, made when first used (most routes never log). */
+  get log(): Logger {
+    return this.#log ??= this.heap.logger("org.forgerock.openig.handler.router.Route");
+  }
 
   async handle(ctx: Context, req: HttpRequest): Promise<HttpResponse> {
     this.#inFlight++;
@@ -187,7 +194,6 @@ export async function buildRoute(
     const sessionNode = root.get("session").optional();
     const session = sessionNode ? await heap.resolve<SessionManager>(sessionNode, "Session") : null;
     root.known("auditService", "secrets", "monitor", "comment");
-    const log = heap.logger("org.forgerock.openig.handler.router.Route");
     return new Route(
       id,
       name,
@@ -197,7 +203,6 @@ export async function buildRoute(
       heap,
       handler,
       session,
-      log,
       root.has("properties"),
     );
   } catch (e) {

@@ -3,7 +3,7 @@ import type { Bindings } from "../el/expression.ts";
 import type { Context } from "../http/context.ts";
 import type { Handler } from "../http/handler.ts";
 import { type HttpRequest, HttpResponse } from "../http/message.ts";
-import type { Logger } from "../logging/log.ts";
+import { holdingLogOutput, type Logger } from "../logging/log.ts";
 import { ConfigError } from "../heap/config_node.ts";
 import type { Heap } from "../heap/heap.ts";
 import type { HeapType } from "../heap/heap_type.ts";
@@ -47,6 +47,8 @@ export class Router implements Handler {
   #closed = false;
   /** Files named by watch events since the last scan: reloaded even if their mtime looks the same. */
   #touched = new Set<string>();
+  /** Receives the warnings of every route loaded here (one function for all). */
+  readonly #warn = (m: string) => this.log.warn(m);
 
   constructor(
     readonly heap: Heap,
@@ -108,7 +110,8 @@ export class Router implements Handler {
       this.#again = true;
       return this.#scanning;
     }
-    this.#scanning = (async () => {
+    // A scan logs a line per loaded file: written in a few calls rather than one each.
+    this.#scanning = holdingLogOutput(async () => {
       do {
         this.#again = false;
         try {
@@ -117,7 +120,7 @@ export class Router implements Handler {
           this.log.error(`route scan of ${this.directory} failed: ${describe(e)}`);
         }
       } while (this.#again && !this.#closed);
-    })().finally(() => this.#scanning = null);
+    }).finally(() => this.#scanning = null);
     return this.#scanning;
   }
 
@@ -221,7 +224,7 @@ export class Router implements Handler {
       const route = await buildRoute(
         { id: fileName.slice(0, -5), file, dir: this.directory, json },
         this.heap,
-        (m) => this.log.warn(m),
+        this.#warn,
       );
       // Duplicate IDs or names: the route loaded first stays.
       const other = this.#conflicting(route, replacing);

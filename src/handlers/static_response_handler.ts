@@ -83,11 +83,14 @@ class StaticResponseHandler implements Handler {
     readonly trailers: [string, Expression[]][],
     readonly entity: Expression[] | null,
   ) {
-    this.#exprs = [
-      ...headers.flatMap(([, v]) => v),
-      ...trailers.flatMap(([, v]) => v),
-      ...(entity ?? []),
-    ];
+    // The entity's own array when it is all there is (the usual case): no copy to keep.
+    this.#exprs = headers.length || trailers.length
+      ? [
+        ...headers.flatMap(([, v]) => v),
+        ...trailers.flatMap(([, v]) => v),
+        ...(entity ?? []),
+      ]
+      : entity ?? [];
   }
 
   async handle(ctx: Context, req: HttpRequest): Promise<HttpResponse> {

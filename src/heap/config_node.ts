@@ -81,7 +81,8 @@ export function suggest(word: string, known: Iterable<string>): string | null {
  * accessor checks the value and throws a ConfigError naming file, pointer and value.
  */
 export class ConfigNode {
-  #asked = new Set<string>();
+  /** Keys an accessor asked for; made on the first (most nodes are leaves, never asked). */
+  #asked: Set<string> | null = null;
   constructor(
     readonly scope: ConfigScope,
     readonly pointer: string,
@@ -94,14 +95,15 @@ export class ConfigNode {
 
   /** A child by key (missing keys give a node whose value is undefined). */
   get(key: string): ConfigNode {
-    this.#asked.add(key);
+    (this.#asked ??= new Set()).add(key);
     const v = isPlainObject(this.value) ? this.value[key] : undefined;
     return new ConfigNode(this.scope, `${this.pointer}/${escapeToken(key)}`, v);
   }
 
   /** Marks keys as known without reading them. */
   known(...keys: string[]): this {
-    for (const k of keys) this.#asked.add(k);
+    const asked = this.#asked ??= new Set();
+    for (const k of keys) asked.add(k);
     return this;
   }
 
@@ -275,14 +277,15 @@ export class ConfigNode {
   /** Warns once per key that no accessor asked for (IG ignores them; we say so). */
   warnUnknownKeys(extraKnown: readonly string[] = []): void {
     if (!isPlainObject(this.value)) return;
+    const asked = this.#asked ??= new Set();
     for (const key of Object.keys(this.value)) {
-      if (this.#asked.has(key) || extraKnown.includes(key) || key.startsWith("_")) continue;
-      const hint = suggest(key, [...this.#asked, ...extraKnown]);
+      if (asked.has(key) || extraKnown.includes(key) || key.startsWith("_")) continue;
+      const hint = suggest(key, [...asked, ...extraKnown]);
       this.scope.warn(
         this.get(key).error(`unknown field, ignored${hint ? ` (did you mean "${hint}"?)` : ""}`)
           .message,
       );
-      this.#asked.delete(key);
+      asked.delete(key);
     }
   }
 }

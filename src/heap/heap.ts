@@ -31,6 +31,24 @@ interface Entry {
   kinds: readonly Kind[];
 }
 
+/**
+ * The empty map of heaps with nothing declared or created (most routes): shared, never
+ * written (writers give their heap its own map first).
+ */
+const NONE: ReadonlyMap<string, never> = new Map<string, never>();
+const NO_NAMES: ReadonlySet<string> = new Set<string>();
+
+/** The `heap` binding of configuration expressions: `${heap['x']}` is an existing object. */
+class HeapBinding {
+  readonly #heap: Heap;
+  constructor(heap: Heap) {
+    this.#heap = heap;
+  }
+  [EL_GET](key: string): unknown {
+    return this.#heap.existing(key);
+  }
+}
+
 function article(kind: string): string {
   return /^[AEIOU]/.test(kind) ? `an ${kind}` : `a ${kind}`;
 }
@@ -40,10 +58,11 @@ function article(kind: string): string {
  * from declarations and looked up by name here first, then in the parent heaps.
  */
 export class Heap {
-  readonly #declarations = new Map<string, Declaration>();
-  readonly #objects = new Map<string, Entry>();
-  readonly #constructing = new Set<string>();
-  readonly #creating = new Map<string, Promise<Entry>>();
+  // Made on first write (see NONE): a route heap usually keeps all four empty.
+  #declarations: ReadonlyMap<string, Declaration> = NONE;
+  #objects: ReadonlyMap<string, Entry> = NONE;
+  #constructing: ReadonlySet<string> = NO_NAMES;
+  #creating: ReadonlyMap<string, Promise<Entry>> = NONE;
   readonly #closables: { name: string; close: () => unknown }[] = [];
   /** Global decorations declared at this level ([decorator name, config]). */
   readonly globalDecorations: [string, ConfigNode][] = [];
@@ -55,7 +74,12 @@ export class Heap {
     readonly routeId: string | null = null,
   ) {
     // Config-time expressions may name heap objects that already exist: ${heap['x']}.
-    scope.bindings.heap ??= { [EL_GET]: (key: string) => this.#find(key)?.value };
+    scope.bindings.heap ??= new HeapBinding(this);
+  }
+
+  /** The object named so if it already exists, here or in a parent (else undefined). */
+  existing(name: string): unknown {
+    return this.#find(name)?.value;
   }
 
   get bindings(): Bindings {
@@ -73,12 +97,12 @@ export class Heap {
     if (!t) throw new Error(`default heap type "${type}" is not registered`);
     if (this.#declarations.has(name)) return;
     const node = new ConfigNode(this.scope, `/heap/{default ${name}}`, { name, type, config });
-    this.#declarations.set(name, { name, type: t, node, isDefault: true });
+    this.#declarationsToWrite().set(name, { name, type: t, node, isDefault: true });
   }
 
   /** Puts an already created object in the heap. */
   put(name: string, value: unknown, kinds: readonly Kind[]): void {
-    this.#objects.set(name, { value, kinds });
+    this.#objectsToWrite().set(name, { value, kinds });
     if (isClosable(value)) this.#closables.push({ name, close: () => value.close() });
   }
 
@@ -96,7 +120,7 @@ export class Heap {
       if (existing && !existing.isDefault) {
         throw item.get("name").error(`object "${name}" is already defined in this heap`);
       }
-      this.#declarations.set(name, { name, type, node: item, isDefault: false });
+      this.#declarationsToWrite().set(name, { name, type, node: item, isDefault: false });
     }
   }
 
@@ -179,12 +203,18 @@ export class Heap {
     let p = this.#creating.get(name);
     if (!p) {
       const d = this.#declarations.get(name)!;
-      this.#constructing.add(name);
+      const constructing = this.#constructing === NO_NAMES
+        ? (this.#constructing = new Set())
+        : this.#constructing as Set<string>;
+      const creating = this.#creating === NONE
+        ? (this.#creating = new Map())
+        : this.#creating as Map<string, Promise<Entry>>;
+      constructing.add(name);
       p = this.#instantiate(d.node, d.type, name).finally(() => {
-        this.#constructing.delete(name);
-        this.#creating.delete(name);
+        constructing.delete(name);
+        creating.delete(name);
       });
-      this.#creating.set(name, p);
+      creating.set(name, p);
     }
     return p;
   }
@@ -271,7 +301,7 @@ export class Heap {
       this.#warnStrayFields(decl);
     }
     const entry = { value, kinds };
-    if (decl.has("name")) this.#objects.set(name, entry);
+    if (decl.has("name")) this.#objectsToWrite().set(name, entry);
     return entry;
   }
 
@@ -345,6 +375,16 @@ export class Heap {
         );
       }
     }
-    this.#objects.clear();
+    this.#objects = NONE;
+  }
+
+  #declarationsToWrite(): Map<string, Declaration> {
+    if (this.#declarations === NONE) this.#declarations = new Map();
+    return this.#declarations as Map<string, Declaration>;
+  }
+
+  #objectsToWrite(): Map<string, Entry> {
+    if (this.#objects === NONE) this.#objects = new Map();
+    return this.#objects as Map<string, Entry>;
   }
 }

@@ -92,23 +92,44 @@ export function resolveConfigTokens(
       throw e;
     }
   }
+  // Containers are copied only when something inside changes (a route file without tokens
+  // is used as parsed); pointers are made only for values that may need one.
   if (Array.isArray(value)) {
-    return value.map((v, i) => resolveConfigTokens(v, file, lookup, `${pointer}/${i}`));
+    let out: unknown[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const r = mayChange(v) ? resolveConfigTokens(v, file, lookup, `${pointer}/${i}`) : v;
+      if (out === null && r !== v) out = value.slice(0, i);
+      out?.push(r);
+    }
+    return out ?? value;
   }
   if (isPlainObject(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = resolveConfigTokens(
-        v,
-        file,
-        lookup,
-        `${pointer}/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`,
-      );
+    let out: Record<string, unknown> | null = null;
+    const keys = Object.keys(value);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      const v = value[k];
+      const r = mayChange(v)
+        ? resolveConfigTokens(
+          v,
+          file,
+          lookup,
+          `${pointer}/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`,
+        )
+        : v;
+      // An object with a "__proto__" member is copied, as it always was (an assignment
+      // to "__proto__" sets the prototype where Deno's --unsafe-proto allows it).
+      if (out === null && (r !== v || k === "__proto__")) {
+        out = {};
+        for (let j = 0; j < i; j++) out[keys[j]] = value[keys[j]];
+      }
+      if (out !== null) out[k] = r;
     }
-    const keys = Object.keys(out);
+    if (out !== null) keys.splice(0, keys.length, ...Object.keys(out));
     if (keys.length === 1 && keys[0].startsWith("$")) {
       try {
-        return applyTransformations(out);
+        return applyTransformations(out ?? value);
       } catch (e) {
         // Say where a bad input came from when a token produced it.
         const raw = value[keys[0]];
@@ -118,9 +139,14 @@ export function resolveConfigTokens(
         throw new ConfigError(file, pointer || "/", `${(e as Error).message}${from}`);
       }
     }
-    return out;
+    return out ?? value;
   }
   return value;
+}
+
+/** True when resolveConfigTokens may give something else than `v` itself. */
+function mayChange(v: unknown): boolean {
+  return typeof v === "string" ? v.includes("&{") : typeof v === "object" && v !== null;
 }
 
 /**

@@ -61,12 +61,66 @@ export function memoryLines(): string[] {
 }
 
 export function closeLogFiles(): void {
+  flushHeld();
   for (const f of sink.files.values()) {
     try {
       f?.close();
     } catch { /* already closed */ }
   }
   sink.files.clear();
+}
+
+/**
+ * Output held back while a burst of lines is logged (a router loading many route files
+ * logs a line per file): console lines and each file's lines, in order, written with one
+ * call each when the last burst ends, when many lines wait, or MAX_HOLD_MS after the first.
+ * The bytes are the same.
+ */
+const held = {
+  depth: 0,
+  lines: 0,
+  console: [] as string[],
+  files: new Map<Deno.FsFile, string[]>(),
+  /** Writes the held lines MAX_HOLD_MS after the first (a burst may wait on a slow backend). */
+  timer: null as ReturnType<typeof setTimeout> | null,
+};
+/** Lines held at most before they are written anyway. */
+const MAX_HELD_LINES = 256;
+/** How long a line is held at most (ms). */
+const MAX_HOLD_MS = 100;
+
+/**
+ * Runs `work` with log output held (see `held`); what it logged is written when it ends,
+ * also when it fails. Bursts may nest and overlap: output is written when none is running.
+ */
+export async function holdingLogOutput<T>(work: () => Promise<T>): Promise<T> {
+  held.depth++;
+  try {
+    return await work();
+  } finally {
+    if (--held.depth === 0) flushHeld();
+  }
+}
+
+function flushHeld(): void {
+  if (held.timer !== null) {
+    clearTimeout(held.timer);
+    held.timer = null;
+  }
+  if (held.lines === 0) return;
+  held.lines = 0;
+  if (held.console.length) {
+    const text = held.console.join("\n");
+    held.console = [];
+    console.log(text);
+  }
+  const files = [...held.files];
+  held.files.clear();
+  for (const [f, texts] of files) {
+    try {
+      f.writeSync(encoder.encode(texts.join("")));
+    } catch { /* a full disk must not stop requests; a closed file loses its lines */ }
+  }
 }
 
 function levelFor(name: string): number {
@@ -154,21 +208,32 @@ export class Logger {
     const route = `@${this.routeId ?? "system"}`;
     const lines = msg.includes("\n") ? msg.split("\n").map(escapeForLog) : [escapeForLog(msg)];
     const short = abbreviate(this.name);
+    const hold = held.depth > 0;
     if (sink.console) {
-      console.log(
-        `[main] ${level} ${short} ${route} - ${lines[0]}${
-          lines.length > 1 ? ` (+${lines.length - 1} lines)` : ""
-        }`,
-      );
+      const line = `[main] ${level} ${short} ${route} - ${lines[0]}${
+        lines.length > 1 ? ` (+${lines.length - 1} lines)` : ""
+      }`;
+      if (hold) held.console.push(line);
+      else console.log(line);
     }
     const head = `${timestamp()} | ${level.padEnd(5)} | main | ${short} | ${route} | `;
     const text = head + lines[0] + "\n" + lines.slice(1).map((l) => `[CONTINUED]${l}\n`).join("");
     sink.memory?.push(text);
     const f = fileFor(this.routeId);
-    if (f) {
+    if (f && hold) {
+      const texts = held.files.get(f);
+      if (texts) texts.push(text);
+      else held.files.set(f, [text]);
+    } else if (f) {
       try {
         f.writeSync(encoder.encode(text));
       } catch { /* a full disk must not stop requests */ }
+    }
+    if (!hold || (!sink.console && !f)) return;
+    if (++held.lines >= MAX_HELD_LINES) flushHeld();
+    else if (held.timer === null) {
+      held.timer = setTimeout(flushHeld, MAX_HOLD_MS);
+      Deno.unrefTimer(held.timer as unknown as number);
     }
   }
 }

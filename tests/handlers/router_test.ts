@@ -163,7 +163,7 @@ Deno.test("Router answers literal path-prefix conditions as evaluating them woul
   equal(await r.get("/APP"), "root");
   // "." is a regex wildcard: that condition is evaluated, not taken as a prefix.
   equal(await r.get("/v1x0"), "dot");
-  // A route with properties of its own is evaluated with its bindings, to the same answer.
+  // A route with properties of its own (even one named "request") answers the same.
   equal(await r.get("/own/x"), "props");
   equal(await r.get("/elsewhere"), "root");
 });
