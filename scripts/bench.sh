@@ -32,13 +32,8 @@ BARE_PORT=$((BASE + 4))
 GW_PORT=$((BASE + 10))
 PIDS=()
 
-need() {
-  if ! command -v "$1" >/dev/null 2>&1; then
-    echo "installing $2 from Debian..." >&2
-    if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq "$2" >/dev/null
-    else sudo apt-get update -qq && sudo apt-get install -y -qq "$2" >/dev/null; fi
-  fi
-}
+# shellcheck source=scripts/bench_lib.sh
+. "$(dirname "$0")/bench_lib.sh"
 need wrk wrk
 need nginx nginx
 
@@ -63,15 +58,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
-
-wait_port() { # port [path]
-  for _ in $(seq 1 300); do
-    if curl -s -o /dev/null "http://127.0.0.1:$1${2:-/}"; then return 0; fi
-    sleep 0.1
-  done
-  echo "nothing answers on port $1" >&2
-  return 1
-}
 
 # Stops a process started here and waits until it is gone (its port is free again).
 stop_pid() {

@@ -32,13 +32,8 @@ IG_PORT=$((BASE + 1))
 UNITS=${UNITS:-1 2}
 PIDS=()
 
-need() {
-  if ! command -v "$1" >/dev/null 2>&1; then
-    echo "installing $2 from Debian..." >&2
-    if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq "$2" >/dev/null
-    else sudo apt-get update -qq && sudo apt-get install -y -qq "$2" >/dev/null; fi
-  fi
-}
+# shellcheck source=scripts/bench_lib.sh
+. "$(dirname "$0")/bench_lib.sh"
 need wrk wrk
 need nginx nginx
 need h2load nghttp2-client

@@ -235,6 +235,22 @@ function responseHead(
   return { status: new Status(code, m[3] ?? ""), headers: h.headers, http10: m[1] === "0" };
 }
 
+/**
+ * How a response body that fails after the response was returned is reported: as an
+ * `upstream_body_error` (unless already a BackendError), passed to `onBodyError` once.
+ */
+function bodyErrorMapper(ep: Endpoint, opts: SendOptions): (e: unknown) => BackendError {
+  return (e) => {
+    const err = e instanceof BackendError
+      ? e
+      : new BackendError("upstream_body_error", ep.name, `response body failed: ${errMsg(e)}`, {
+        cause: e,
+      });
+    opts.onBodyError?.(err);
+    return err;
+  };
+}
+
 /** A backend endpoint: where to connect and how. */
 interface Endpoint {
   key: string;
@@ -1097,16 +1113,7 @@ export class HttpClient {
           if (src.trailers) resp.trailers = src.trailers;
         },
         onCancel: () => src.cancel(),
-        mapError: (e) => {
-          const err = e instanceof BackendError ? e : new BackendError(
-            "upstream_body_error",
-            ep.name,
-            `response body failed: ${errMsg(e)}`,
-            { cause: e },
-          );
-          opts.onBodyError?.(err);
-          return err;
-        },
+        mapError: bodyErrorMapper(ep, opts),
       }),
       length,
     );
@@ -1274,16 +1281,7 @@ export class HttpClient {
         },
         onError: () => conn.pool.discard(conn),
         onCancel: () => conn.pool.discard(conn),
-        mapError: (e) => {
-          const err = e instanceof BackendError ? e : new BackendError(
-            "upstream_body_error",
-            ep.name,
-            `response body failed: ${errMsg(e)}`,
-            { cause: e },
-          );
-          opts.onBodyError?.(err);
-          return err;
-        },
+        mapError: bodyErrorMapper(ep, opts),
       }),
       length,
     );
